@@ -1,0 +1,324 @@
+"""What VAE and ConditionalVAE share: parameters, data handling, fitting, scoring."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._device import resolve_device
+from ._likelihoods import Batch, TabularLikelihood
+from ._networks import ACTIVATIONS, VAEModule
+from ._objectives import elbo_terms, gaussian_kl, iwae_bound
+from ._tabular import BERNOULLI, GAUSSIAN, TabularCodec
+from ._training import OPTIMIZERS, train
+from .errors import DataError
+
+# Upper bound on the floats one scoring chunk materializes (samples x rows x width):
+# keeps memory flat whatever the number of rows.
+_CHUNK_ELEMENTS = 1 << 23
+_MAX_CHUNK_ROWS = 65536
+
+
+def to_batch(encoded, device):
+    return Batch(
+        torch.from_numpy(encoded.num).to(device),
+        torch.from_numpy(encoded.bin).to(device),
+        torch.from_numpy(encoded.cat).to(device),
+    )
+
+
+def _is_frame(X):
+    return hasattr(X, "columns") and hasattr(X, "iloc")
+
+
+class BaseVAE(BaseEstimator):
+    """Shared machinery; not for direct use."""
+
+    _parameter_constraints: dict = {
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "likelihood": [StrOptions({"auto", "gaussian", "bernoulli"})],
+        "noise_std": [None, Interval(Real, 0, None, closed="neither")],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_mc_samples": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.non_deterministic = False
+        return tags
+
+    # ---- data ----------------------------------------------------------------------
+    def _frame(self, X, reset):
+        """Validate X (array or DataFrame) and return it as a DataFrame."""
+        if _is_frame(X):
+            _check_feature_names(self, X, reset=reset)
+            _check_n_features(self, X, reset=reset)
+            if X.shape[1] == 0:
+                raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+            if X.shape[0] == 0:
+                raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+            names = [str(c) for c in X.columns]
+            if len(set(names)) != len(names):
+                dup = next(n for n in names if names.count(n) > 1)
+                raise DataError(f"column {dup!r} appears more than once")
+            frame = X.set_axis(names, axis=1)
+        else:
+            array = validate_data(
+                self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64
+            )
+            names = [f"x{i}" for i in range(array.shape[1])]
+            frame = pd.DataFrame(array, columns=names, copy=False)
+        if not reset:
+            frame = frame.set_axis(self._codec.names(), axis=1)
+        return frame
+
+    def _encode(self, X):
+        check_is_fitted(self)
+        frame = self._frame(X, reset=False)
+        return self._codec.encode(frame), frame
+
+    # ---- fitting -------------------------------------------------------------------
+    def _build_module(self, codec, n_conditions=0, condition_encoder=False):
+        hidden = [int(h) for h in np.atleast_1d(self.hidden_layer_sizes)]
+        if any(h < 1 for h in hidden):
+            raise ValueError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
+        bernoulli_means = [c["mean"] for c in codec.columns if c["kind"] == BERNOULLI]
+        likelihood = TabularLikelihood(
+            len(codec.names(GAUSSIAN)),
+            len(codec.names(BERNOULLI)),
+            codec.n_categories,
+            bernoulli_means,
+            noise_std=self.noise_std,
+        )
+        return VAEModule(
+            likelihood,
+            self.latent_dim,
+            hidden,
+            self.activation,
+            n_conditions=n_conditions,
+            condition_encoder=condition_encoder,
+        )
+
+    def _fit_network(self, X, conditions=None, n_conditions=0, condition_encoder=False):
+        """Fit codec and network. ``conditions``: (n, n_conditions) one-hot or None."""
+        frame = self._frame(X, reset=True)
+        self._codec = TabularCodec.fit(frame, self.likelihood)
+        self.feature_kinds_ = {c["name"]: c["kind"] for c in self._codec.columns}
+        encoded = self._codec.encode(frame)
+        rng = check_random_state(self.random_state)
+        init_seed, train_seed, split_seed, eps_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=4))
+        self._eps_seed = eps_seed
+        device = resolve_device(self.device)
+
+        module = self._build_module(self._codec, n_conditions, condition_encoder)
+        module.reset_parameters(torch.Generator().manual_seed(init_seed))
+        module.to(device)
+
+        n = len(encoded)
+        n_val = int(round(self.validation_fraction * n)) if self.early_stopping else 0
+        if n - n_val < 1:
+            n_val = 0
+        order = np.random.RandomState(split_seed).permutation(n)
+        train_rows, val_rows = np.sort(order[n_val:]), np.sort(order[:n_val])
+
+        def condition_rows(rows):
+            if conditions is None:
+                return None
+            return torch.as_tensor(conditions[rows], dtype=torch.float32, device=device)
+
+        data = to_batch(encoded.take(train_rows), device)
+        validation_loss = None
+        if n_val:
+            val_data = to_batch(encoded.take(val_rows), device)
+            val_cond = condition_rows(val_rows)
+            val_eps = self._draws((1, 1, self.latent_dim), device)
+
+            def validation_loss():
+                with torch.inference_mode():
+                    cell, kl = elbo_terms(module, val_data, val_eps, val_cond)
+                    return float((self.beta * kl - cell.sum(-1)).mean())
+
+        self.history_ = train(
+            module,
+            data,
+            conditions=condition_rows(train_rows),
+            validation_loss=validation_loss,
+            beta=self.beta,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            generator=torch.Generator(device=device).manual_seed(train_seed),
+            verbose=self.verbose,
+        )
+        self.module_ = module
+        self.n_epochs_ = len(self.history_)
+        return encoded
+
+    # ---- scoring -------------------------------------------------------------------
+    def _draws(self, shape, device):
+        """Standard normal draws shared by every row (common random numbers).
+
+        The same draws for every call and every row make scores deterministic and
+        independent of which other rows are scored alongside.
+        """
+        generator = torch.Generator().manual_seed(self._eps_seed)
+        return torch.randn(shape, generator=generator).to(device)
+
+    def _device_for_scoring(self):
+        device = resolve_device(self.device)
+        self.module_.to(device).eval()
+        return device
+
+    def _chunk_rows(self, samples):
+        width = max(self.module_.likelihood.output_dim, *self.module_.encoder[0].weight.shape)
+        return int(min(_MAX_CHUNK_ROWS, max(1, _CHUNK_ELEMENTS // (samples * width))))
+
+    def _map_chunks(self, encoded, fn, samples=1, conditions=None):
+        """Apply ``fn(batch, condition) -> tensor`` chunk by chunk; concatenate as NumPy."""
+        device = self._device_for_scoring()
+        step = self._chunk_rows(samples)
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(encoded), step):
+                rows = slice(start, start + step)
+                batch = to_batch(encoded.take(rows), device)
+                condition = None
+                if conditions is not None:
+                    condition = torch.as_tensor(conditions[rows], dtype=torch.float32, device=device)
+                outputs.append(fn(batch, condition).double().cpu())
+        return torch.cat(outputs).numpy()
+
+    def _log_jacobian(self, encoded):
+        """log |d standardized / d original| summed over each row's observed Gaussian cells.
+
+        Scores are densities of the data as given, not of its standardized copy.
+        """
+        observed = ~np.isnan(encoded.num)
+        return observed @ self._codec.log_scales()
+
+    def _log_likelihood_bound(self, encoded, conditions=None):
+        """ELBO (n_importance_samples=1) or IWAE bound per row, in nats."""
+        module, latent = self.module_, self.latent_dim
+        k, s = self.n_importance_samples, self.n_mc_samples
+        device = resolve_device(self.device)
+        if k == 1:
+            eps = self._draws((s, 1, latent), device)
+
+            def fn(batch, condition):
+                cell, kl = elbo_terms(module, batch, eps, condition)
+                return cell.sum(-1) - kl
+
+        else:
+            eps = self._draws((s, k, 1, latent), device)
+
+            def fn(batch, condition):
+                return iwae_bound(module, batch, eps, condition)
+
+        bound = self._map_chunks(encoded, fn, samples=s * k, conditions=conditions)
+        return bound - self._log_jacobian(encoded)
+
+    def _cell_scores(self, encoded, conditions=None):
+        """Negative expected log-likelihood per cell (NaN where missing), table order."""
+        module = self.module_
+        s = self.n_mc_samples
+        eps = self._draws((s, 1, self.latent_dim), resolve_device(self.device))
+
+        def fn(batch, condition):
+            return elbo_terms(module, batch, eps, condition)[0]
+
+        cells = self._map_chunks(encoded, fn, samples=s, conditions=conditions)
+        codec = self._codec
+        g = len(codec.names(GAUSSIAN))
+        cells[:, :g] -= codec.log_scales()
+        missing = np.concatenate(
+            [np.isnan(encoded.num), np.isnan(encoded.bin), encoded.cat < 0], axis=1
+        )
+        scores = -cells
+        scores[missing] = np.nan
+        return scores[:, codec.column_order()]
+
+    def _latent_means(self, encoded, conditions=None):
+        module = self.module_
+
+        def fn(batch, condition):
+            return module.encode(batch, condition)[0]
+
+        return self._map_chunks(encoded, fn, conditions=conditions)
+
+    def _kl(self, encoded, conditions=None):
+        module = self.module_
+
+        def fn(batch, condition):
+            return gaussian_kl(*module.encode(batch, condition))
+
+        return self._map_chunks(encoded, fn, conditions=conditions)
+
+    # ---- decoding ------------------------------------------------------------------
+    def _decode_latent(self, Z, condition=None, draw=None):
+        """Decode latent rows; ``draw`` (a torch.Generator) samples x ~ p(x|z)."""
+        device = self._device_for_scoring()
+        module = self.module_
+        with torch.inference_mode():
+            z = torch.as_tensor(np.asarray(Z, dtype=np.float32), device=device)
+            out = module.decode(z, condition.to(device) if condition is not None else None)
+            mean, prob, cats = module.likelihood.expected_values(out)
+            if draw is not None:
+                mean, prob, cats = self._sample_cells(module.likelihood, out, draw)
+        return self._codec.decode(
+            mean.double().cpu().numpy(),
+            prob.double().cpu().numpy(),
+            [c.double().cpu().numpy() for c in cats],
+        )
+
+    @staticmethod
+    def _sample_cells(likelihood, out, generator):
+        mean, log_var, logits_b, _ = likelihood.split(out)
+        noise = torch.randn(mean.shape, generator=generator).to(mean.device)
+        values = mean + torch.exp(0.5 * log_var) * noise
+        uniform = torch.rand(logits_b.shape, generator=generator).to(mean.device)
+        bits = (uniform < torch.sigmoid(logits_b)).to(mean.dtype)
+        _, _, probs = likelihood.expected_values(out)
+        onehots = []
+        for p in probs:
+            seen = p[:, :-1] / p[:, :-1].sum(dim=1, keepdim=True)
+            pick = torch.multinomial(seen.cpu(), 1, generator=generator).squeeze(1)
+            onehots.append(torch.nn.functional.one_hot(pick, p.shape[1]).to(mean.device).double())
+        return values, bits, onehots
+
+    def _output(self, frame_like, X_was_frame, index=None):
+        """Return a DataFrame if the model was fitted on one, else a float array."""
+        if hasattr(self, "feature_names_in_") or X_was_frame:
+            if index is not None:
+                frame_like.index = index
+            return frame_like
+        return frame_like.to_numpy(dtype=np.float64)

@@ -1,0 +1,201 @@
+"""Turning a table into model inputs and likelihood targets, and back.
+
+Each column gets one of three likelihoods: ``gaussian`` (numeric values, modelled
+standardized), ``bernoulli`` (values in [0, 1]) or ``categorical`` (anything else,
+one-hot at the encoder input). Missing cells are kept as a mask so that the
+likelihood counts observed cells only (the basis of imputation); at the encoder
+input they are replaced by the column's training mean (zero after standardization),
+as in MIWAE's zero imputation (Mattei & Frellsen, 2019).
+
+A categorical column gets one slot more than the categories seen in training, for
+any category first met at scoring time: the decoder learns a low probability for it,
+so an unseen category makes a row look unusual instead of silently dropping out of
+the likelihood the way a missing cell does.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+GAUSSIAN, BERNOULLI, CATEGORICAL = "gaussian", "bernoulli", "categorical"
+
+
+@dataclass
+class Encoded:
+    """One table in model form; numpy arrays, aligned row by row."""
+
+    num: np.ndarray  # (n, n_gaussian) standardized, NaN where missing
+    bin: np.ndarray  # (n, n_bernoulli) in [0, 1], NaN where missing
+    cat: np.ndarray  # (n, n_categorical) int codes, -1 where missing
+
+    def __len__(self):
+        return self.num.shape[0]
+
+    def take(self, index):
+        return Encoded(self.num[index], self.bin[index], self.cat[index])
+
+
+def _is_numeric(series):
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _python_scalar(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class TabularCodec:
+    """Learns per-column likelihoods and scales from a training table.
+
+    ``columns`` is a list of dicts (JSON-serializable) so a fitted codec can be saved
+    without pickle.
+    """
+
+    def __init__(self, columns=None):
+        self.columns = columns or []
+
+    # ---- fitting -------------------------------------------------------------------
+    @classmethod
+    def fit(cls, frame, likelihood="auto"):
+        columns = []
+        for name in frame.columns:
+            series = frame[name]
+            columns.append(cls._fit_column(str(name), series, likelihood))
+        return cls(columns)
+
+    @staticmethod
+    def _fit_column(name, series, likelihood):
+        if pd.api.types.is_bool_dtype(series) and likelihood != GAUSSIAN:
+            series = series.astype("float64")
+        if _is_numeric(series) or pd.api.types.is_bool_dtype(series):
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            observed = values[~np.isnan(values)]
+            if np.isinf(observed).any():
+                row = int(np.flatnonzero(np.isinf(values))[0])
+                raise DataError(f"column {name!r} has an infinite value (row {row})")
+            if observed.size == 0:
+                raise DataError(f"column {name!r} has no observed value: every cell is empty")
+            in_unit = observed.min() >= 0 and observed.max() <= 1
+            binary = np.isin(observed, (0.0, 1.0)).all()
+            if likelihood == BERNOULLI:
+                if not in_unit:
+                    raise DataError(
+                        f"column {name!r} has values outside [0, 1], which the "
+                        "bernoulli likelihood cannot model; use likelihood='gaussian'"
+                    )
+                kind = BERNOULLI
+            elif likelihood == "auto" and binary:
+                kind = BERNOULLI
+            else:
+                kind = GAUSSIAN
+            spec = {"name": name, "kind": kind}
+            if kind == GAUSSIAN:
+                scale = float(observed.std())
+                spec["mean"] = float(observed.mean())
+                spec["scale"] = scale if scale > 1e-12 else 1.0
+            else:
+                spec["mean"] = float(observed.mean())
+            return spec
+        observed = series.dropna()
+        if observed.empty:
+            raise DataError(f"column {name!r} has no observed value: every cell is empty")
+        categories = sorted({_python_scalar(v) for v in observed.unique()}, key=lambda v: (str(type(v)), v))
+        return {"name": name, "kind": CATEGORICAL, "categories": categories}
+
+    # ---- layout --------------------------------------------------------------------
+    def names(self, kind=None):
+        return [c["name"] for c in self.columns if kind is None or c["kind"] == kind]
+
+    def _of(self, kind):
+        return [c for c in self.columns if c["kind"] == kind]
+
+    @property
+    def n_categories(self):
+        """Slots per categorical column: the seen categories plus one for unseen."""
+        return [len(c["categories"]) + 1 for c in self._of(CATEGORICAL)]
+
+    @property
+    def input_dim(self):
+        return len(self._of(GAUSSIAN)) + len(self._of(BERNOULLI)) + sum(self.n_categories)
+
+    def column_order(self):
+        """Positions of the (gaussian, bernoulli, categorical) blocks in table order."""
+        blocks = self.names(GAUSSIAN) + self.names(BERNOULLI) + self.names(CATEGORICAL)
+        position = {name: i for i, name in enumerate(blocks)}
+        return np.array([position[c["name"]] for c in self.columns], dtype=np.int64)
+
+    def log_scales(self):
+        return np.log([c["scale"] for c in self._of(GAUSSIAN)]).astype(np.float64)
+
+    # ---- encoding ------------------------------------------------------------------
+    def encode(self, frame):
+        n = len(frame)
+        gauss, bern, cats = self._of(GAUSSIAN), self._of(BERNOULLI), self._of(CATEGORICAL)
+        num = np.empty((n, len(gauss)), dtype=np.float32)
+        for j, spec in enumerate(gauss):
+            values = self._numeric(frame, spec)
+            num[:, j] = (values - spec["mean"]) / spec["scale"]
+        binm = np.empty((n, len(bern)), dtype=np.float32)
+        for j, spec in enumerate(bern):
+            values = self._numeric(frame, spec)
+            outside = (values < 0) | (values > 1)
+            if outside.any():
+                row = int(np.flatnonzero(outside)[0])
+                raise DataError(
+                    f"column {spec['name']!r} has value {values[row]!r} at row {row}, "
+                    "outside the [0, 1] range of its bernoulli likelihood"
+                )
+            binm[:, j] = values
+        cat = np.empty((n, len(cats)), dtype=np.int64)
+        for j, spec in enumerate(cats):
+            series = frame[spec["name"]]
+            missing = series.isna().to_numpy()
+            lookup = {value: code for code, value in enumerate(spec["categories"])}
+            unseen = len(spec["categories"])
+            codes = np.fromiter(
+                (lookup.get(_python_scalar(v), unseen) for v in series.to_numpy()),
+                dtype=np.int64,
+                count=n,
+            )
+            codes[missing] = -1
+            cat[:, j] = codes
+        return Encoded(num, binm, cat)
+
+    @staticmethod
+    def _numeric(frame, spec):
+        series = frame[spec["name"]]
+        try:
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            raise DataError(
+                f"column {spec['name']!r} was numeric when the model was fitted but now "
+                f"holds non-numeric values such as {series.dropna().iloc[0]!r}"
+            ) from None
+        if np.isinf(values).any():
+            row = int(np.flatnonzero(np.isinf(values))[0])
+            raise DataError(f"column {spec['name']!r} has an infinite value (row {row})")
+        return values
+
+    # ---- decoding ------------------------------------------------------------------
+    def decode(self, num_mean, bin_prob, cat_probs):
+        """Build a DataFrame in the original feature space from decoder outputs.
+
+        ``cat_probs`` is a list of (n, k+1) arrays; the unseen slot is never chosen.
+        """
+        out = {}
+        gi = bi = ci = 0
+        for spec in self.columns:
+            if spec["kind"] == GAUSSIAN:
+                out[spec["name"]] = num_mean[:, gi] * spec["scale"] + spec["mean"]
+                gi += 1
+            elif spec["kind"] == BERNOULLI:
+                out[spec["name"]] = bin_prob[:, bi]
+                bi += 1
+            else:
+                probs = cat_probs[ci][:, :-1]
+                categories = np.asarray(spec["categories"], dtype=object)
+                out[spec["name"]] = categories[probs.argmax(axis=1)]
+                ci += 1
+        return pd.DataFrame(out)

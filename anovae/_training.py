@@ -1,0 +1,137 @@
+"""Minibatch AEVB training (Kingma & Welling 2014, Algorithm 1).
+
+Data stay on the device for the whole run and batches are taken by index, so an
+epoch costs one permutation and a few gathers. Running sums stay on the device too:
+the host only syncs once per epoch, to log and to check for divergence.
+"""
+
+import copy
+import sys
+import time
+
+import torch
+
+from ._objectives import negative_elbo
+from .errors import TrainingError
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad}
+
+
+class Progress:
+    """Epoch progress on stderr: a bar at verbose=1, one line per epoch at 2."""
+
+    def __init__(self, verbose, max_epochs, stream=None):
+        self.verbose = verbose
+        self.max_epochs = max_epochs
+        self.stream = stream or sys.stderr
+
+    def update(self, record):
+        if not self.verbose:
+            return
+        epoch, loss = record["epoch"], record["loss"]
+        val = record["val_loss"]
+        val_text = "" if val is None else f" val {val:.4g}"
+        if self.verbose >= 2:
+            print(
+                f"epoch {epoch:4d}  loss {loss:.4g}  recon {record['reconstruction']:.4g}"
+                f"  kl {record['kl']:.4g}{val_text}  {record['seconds']:.2f}s",
+                file=self.stream,
+            )
+            return
+        width = 30
+        filled = int(width * epoch / self.max_epochs)
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(f"\rtraining [{bar}] epoch {epoch}/{self.max_epochs} loss {loss:.4g}{val_text}")
+        self.stream.flush()
+
+    def close(self, stopped_early):
+        if self.verbose == 1:
+            note = " (early stop)" if stopped_early else ""
+            self.stream.write(f"{note}\n")
+            self.stream.flush()
+
+
+def train(
+    module,
+    data,
+    *,
+    conditions=None,
+    validation=None,
+    validation_loss=None,
+    beta,
+    max_epochs,
+    batch_size,
+    optimizer,
+    learning_rate,
+    weight_decay,
+    n_iter_no_change,
+    tol,
+    generator,
+    verbose=0,
+):
+    """Fit ``module`` on ``data`` (a Batch already on the device); return the history.
+
+    ``validation_loss()`` (when early stopping) returns the mean validation loss as a
+    float; the best weights seen are restored at the end.
+    """
+    opt = OPTIMIZERS[optimizer](module.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    n = len(data)
+    device = data.num.device
+    latent_dim = module.latent_dim
+    history = []
+    progress = Progress(verbose, max_epochs)
+    best_loss, best_state, stale = float("inf"), None, 0
+    stopped_early = False
+    for epoch in range(1, max_epochs + 1):
+        started = time.perf_counter()
+        module.train()
+        order = torch.randperm(n, generator=generator, device=device)
+        total = torch.zeros(3, device=device)
+        for start in range(0, n, batch_size):
+            rows = order[start : start + batch_size]
+            batch = data.index(rows)
+            condition = None if conditions is None else conditions[rows]
+            eps = torch.randn(len(rows), latent_dim, generator=generator, device=device)
+            loss, recon, kl = negative_elbo(module, batch, eps, beta, condition)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += torch.stack([loss.detach() * len(rows), recon.detach(), kl.detach()])
+        loss_sum, recon_sum, kl_sum = (float(v) for v in total.tolist())
+        if not all(map(_finite, (loss_sum, recon_sum, kl_sum))):
+            raise TrainingError(
+                f"training diverged at epoch {epoch}: the loss is not finite; "
+                "lower learning_rate or standardize extreme columns"
+            )
+        val = None
+        if validation_loss is not None:
+            module.eval()
+            val = validation_loss()
+        record = {
+            "epoch": epoch,
+            "loss": loss_sum / n,
+            "reconstruction": recon_sum / n,
+            "kl": kl_sum / n,
+            "val_loss": val,
+            "seconds": time.perf_counter() - started,
+        }
+        history.append(record)
+        progress.update(record)
+        if val is not None:
+            if val < best_loss - tol * max(1.0, abs(best_loss)):
+                best_loss, stale = val, 0
+                best_state = copy.deepcopy(module.state_dict())
+            else:
+                stale += 1
+                if stale >= n_iter_no_change:
+                    stopped_early = True
+                    break
+    progress.close(stopped_early)
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    module.eval()
+    return history
+
+
+def _finite(value):
+    return value == value and abs(value) != float("inf")

@@ -1,0 +1,276 @@
+"""The unsupervised detector and transformer."""
+
+from numbers import Real
+
+import numpy as np
+import torch
+from sklearn.base import OutlierMixin, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import BaseVAE, _is_frame
+from .thresholds import get_threshold_strategy
+
+#: Strategy used when ``contamination="auto"`` and no ``threshold`` is given; chosen by
+#: ``benchmarks/thresholds.py`` (see the README).
+DEFAULT_THRESHOLD = "pot"
+
+
+class VAE(OutlierMixin, TransformerMixin, BaseVAE):
+    """Variational autoencoder for anomaly detection and representation learning.
+
+    A Gaussian-latent VAE trained by minibatch AEVB with the reparameterization
+    trick. Rows are scored by their evidence lower bound (or, with
+    ``n_importance_samples > 1``, the importance-weighted bound) on log p(x): the
+    lower the score, the more abnormal the row.
+
+    Numeric columns get a Gaussian likelihood on standardized values, 0/1 columns a
+    Bernoulli likelihood (``likelihood="auto"``) and string or categorical columns of
+    a DataFrame a categorical likelihood. Missing cells (NaN, None) are allowed in
+    ``fit`` and at scoring; only observed cells count in the likelihood.
+
+    Parameters
+    ----------
+    latent_dim : int, default=8
+        Dimension of the latent space.
+    hidden_layer_sizes : tuple of int, default=(64, 32)
+        Encoder hidden layers; the decoder mirrors them.
+    activation : {"relu", "tanh", "elu", "leaky_relu"}, default="relu"
+        Hidden-layer non-linearity (the AEVB paper used tanh).
+    likelihood : {"auto", "gaussian", "bernoulli"}, default="auto"
+        Likelihood of numeric columns. ``"auto"``: Bernoulli for columns whose values
+        are all 0 or 1, Gaussian otherwise. ``"bernoulli"`` requires values in [0, 1].
+    noise_std : float or None, default=None
+        Fixed standard deviation of the Gaussian likelihood, in standardized units
+        (a Gaussian ELBO with fixed noise); ``None`` learns a per-cell variance.
+    beta : float, default=1.0
+        Weight of the KL term (beta-VAE, Higgins et al. 2017); 1 is the true ELBO.
+    max_epochs : int, default=100
+        Maximum passes over the training data.
+    batch_size : int, default=100
+        Minibatch size M (the AEVB paper's M=100).
+    learning_rate : float, default=1e-3
+        Step size of the optimizer.
+    optimizer : {"adam", "adagrad"}, default="adam"
+        Adagrad is the optimizer of the AEVB paper.
+    weight_decay : float, default=0.0
+        L2 penalty (the paper's weight-decay prior on the parameters).
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows and stop when their loss stops
+        improving; the best weights are kept.
+    validation_fraction : float, default=0.1
+        Share of rows held out for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without improvement of the validation loss before stopping.
+    tol : float, default=1e-4
+        Relative improvement of the validation loss that counts.
+    n_importance_samples : int, default=1
+        K in the importance-weighted bound used for scoring; 1 scores with the ELBO.
+    n_mc_samples : int, default=10
+        Monte Carlo repetitions averaged in each score (fixed draws: scores are
+        deterministic).
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        Expected share of anomalies in the training data: ``offset_`` is then that
+        quantile of the training scores. ``"auto"`` applies the default threshold
+        strategy (peaks-over-threshold) instead of a fixed share.
+    threshold : str, ThresholdStrategy or None, default=None
+        A registered threshold strategy name (see ``anovae thresholds``) or an
+        instance; when given it sets ``offset_`` and overrides ``contamination``.
+    device : str or torch.device, default="auto"
+        ``"auto"`` uses CUDA when available. Results always come back as NumPy.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialization, shuffling, the validation split and the fixed
+        scoring draws. No global seed is touched.
+    verbose : int, default=0
+        1 shows a progress bar on stderr, 2 one line per epoch.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained network.
+    history_ : list of dict
+        One record per epoch: ``epoch``, ``loss``, ``reconstruction``, ``kl``,
+        ``val_loss`` (None without early stopping) and ``seconds``.
+    n_epochs_ : int
+        Epochs run.
+    offset_ : float
+        ``decision_function = score_samples - offset_``.
+    threshold_strategy_ : ThresholdStrategy or None
+        The fitted strategy that set ``offset_`` (None with a float contamination).
+    feature_kinds_ : dict
+        Likelihood chosen for each column.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``fit`` was given a DataFrame.
+
+    See Also
+    --------
+    ConditionalVAE : the label-conditioned variant, a generative classifier.
+
+    References
+    ----------
+    .. [1] D. P. Kingma and M. Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
+    .. [2] Y. Burda, R. Grosse and R. Salakhutdinov, "Importance Weighted
+       Autoencoders", ICLR 2016.
+    .. [3] J. An and S. Cho, "Variational Autoencoder based Anomaly Detection using
+       Reconstruction Probability", SNU Data Mining Center, 2015.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from anovae import VAE
+    >>> X = np.random.RandomState(0).normal(size=(200, 4))
+    >>> vae = VAE(max_epochs=5, random_state=0).fit(X)
+    >>> vae.transform(X).shape
+    (200, 8)
+    >>> vae.predict(X[:3]).tolist() in ([1, 1, 1], [1, 1, -1], [1, -1, 1], [-1, 1, 1])
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseVAE._parameter_constraints,
+        "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+        "threshold": [None, str, HasMethods(["fit", "predict"])],
+    }
+
+    def __init__(
+        self,
+        *,
+        latent_dim=8,
+        hidden_layer_sizes=(64, 32),
+        activation="relu",
+        likelihood="auto",
+        noise_std=None,
+        beta=1.0,
+        max_epochs=100,
+        batch_size=100,
+        learning_rate=1e-3,
+        optimizer="adam",
+        weight_decay=0.0,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        n_importance_samples=1,
+        n_mc_samples=10,
+        contamination="auto",
+        threshold=None,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.latent_dim = latent_dim
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.likelihood = likelihood
+        self.noise_std = noise_std
+        self.beta = beta
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.n_importance_samples = n_importance_samples
+        self.n_mc_samples = n_mc_samples
+        self.contamination = contamination
+        self.threshold = threshold
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the VAE on X (array or DataFrame); ``y`` is ignored.
+
+        Returns
+        -------
+        self : VAE
+        """
+        encoded = self._fit_network(X)
+        scores = self._log_likelihood_bound(encoded)
+        self._set_offset(scores)
+        return self
+
+    def _set_offset(self, scores):
+        if self.threshold is None and self.contamination != "auto":
+            self.threshold_strategy_ = None
+            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+            return
+        spec = self.threshold if self.threshold is not None else DEFAULT_THRESHOLD
+        strategy = get_threshold_strategy(spec)
+        strategy.fit(-scores)
+        self.threshold_strategy_ = strategy
+        self.offset_ = -float(strategy.threshold_)
+
+    def score_samples(self, X):
+        """Per-row ELBO (or IWAE bound) on log p(x) in nats; lower is more abnormal.
+
+        Densities refer to the data in its original units (Gaussian columns include
+        the Jacobian of standardization).
+        """
+        encoded, _ = self._encode(X)
+        return self._log_likelihood_bound(encoded)
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for anomalies."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """+1 for normal rows, -1 for anomalies."""
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def fit_predict(self, X, y=None):
+        """Fit on X and return its +1/-1 labels."""
+        return self.fit(X).predict(X)
+
+    def feature_scores(self, X):
+        """Per-cell contribution to a row's anomaly: -E_q[log p(x_j | z)] in nats.
+
+        Large values point at the columns that make a row unusual. Missing cells are
+        NaN. The row sum plus the KL term equals ``-score_samples`` (with
+        ``n_importance_samples=1``).
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_features), or a DataFrame with X's
+            columns and index when X is a DataFrame.
+        """
+        encoded, frame = self._encode(X)
+        scores = self._cell_scores(encoded)
+        if _is_frame(X):
+            import pandas as pd
+
+            return pd.DataFrame(scores, columns=X.columns, index=X.index)
+        return scores
+
+    def transform(self, X):
+        """Latent means E_q[z | x], shape (n_samples, latent_dim)."""
+        encoded, _ = self._encode(X)
+        return self._latent_means(encoded)
+
+    def inverse_transform(self, X):
+        """Decode latent rows into the original feature space (expected values;
+        the most probable category for categorical columns)."""
+        check_is_fitted(self)
+        decoded = self._decode_latent(self._latent_array(X))
+        return self._output(decoded, False)
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw synthetic rows: z ~ N(0, I), then x ~ p(x | z)."""
+        check_is_fitted(self)
+        seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
+        generator = torch.Generator().manual_seed(seed)
+        z = torch.randn(n_samples, self.latent_dim, generator=generator).numpy()
+        return self._output(self._decode_latent(z, draw=generator), False)
+
+    def _latent_array(self, Z):
+        Z = np.asarray(Z, dtype=np.float64)
+        if Z.ndim != 2 or Z.shape[1] != self.latent_dim:
+            raise ValueError(f"expected latent rows of shape (n, {self.latent_dim}), got {Z.shape}")
+        return Z
