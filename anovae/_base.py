@@ -19,6 +19,7 @@ from ._device import resolve_device
 from ._likelihoods import Batch, TabularLikelihood
 from ._networks import ACTIVATIONS, VAEModule
 from ._objectives import elbo_terms, gaussian_kl, iwae_bound
+from ._persistence import load_module_arrays, module_arrays
 from ._tabular import BERNOULLI, GAUSSIAN, TabularCodec
 from ._training import OPTIMIZERS, train
 from .errors import DataError
@@ -322,3 +323,82 @@ class BaseVAE(BaseEstimator):
                 frame_like.index = index
             return frame_like
         return frame_like.to_numpy(dtype=np.float64)
+
+    # ---- persistence (see _persistence.py) -------------------------------------------
+    def _module_conditions(self):
+        """(n_conditions, condition_encoder) of the network; overridden by the CVAE."""
+        return 0, False
+
+    def _extra_state(self):
+        """Subclass state beyond the shared one: (json dict, arrays dict)."""
+        return {}, {}
+
+    def _restore_extra_state(self, meta, arrays):
+        """Inverse of :meth:`_extra_state`."""
+
+    def _anovae_state(self):
+        check_is_fitted(self)
+        params = self._json_params()
+        extra_meta, extra_arrays = self._extra_state()
+        meta = {
+            "params": params,
+            "codec": self._codec.columns,
+            "eps_seed": self._eps_seed,
+            "history": self.history_,
+            "n_features_in": int(self.n_features_in_),
+            "feature_names_in": (
+                [str(n) for n in self.feature_names_in_] if hasattr(self, "feature_names_in_") else None
+            ),
+            "extra": extra_meta,
+        }
+        arrays = module_arrays(self.module_)
+        arrays.update(extra_arrays)
+        return meta, arrays
+
+    def _json_params(self):
+        return {key: _param_to_json(key, value) for key, value in self.get_params(deep=False).items()}
+
+    @classmethod
+    def _params_from_json(cls, params):
+        return dict(params)
+
+    @classmethod
+    def _from_anovae_state(cls, meta, arrays):
+        params = cls._params_from_json(meta["params"])
+        if isinstance(params.get("hidden_layer_sizes"), list):
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        try:
+            resolve_device(params.get("device", "auto"))
+        except Exception:
+            # A model trained on a GPU must still load where there is none.
+            params["device"] = "cpu"
+        estimator = cls(**params)
+        estimator._codec = TabularCodec(meta["codec"])
+        estimator.feature_kinds_ = {c["name"]: c["kind"] for c in estimator._codec.columns}
+        estimator._eps_seed = int(meta["eps_seed"])
+        estimator.history_ = list(meta["history"])
+        estimator.n_epochs_ = len(estimator.history_)
+        estimator.n_features_in_ = int(meta["n_features_in"])
+        if meta.get("feature_names_in") is not None:
+            estimator.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
+        estimator._restore_extra_state(meta.get("extra", {}), arrays)
+        n_conditions, condition_encoder = estimator._module_conditions()
+        module = estimator._build_module(estimator._codec, n_conditions, condition_encoder)
+        estimator.module_ = load_module_arrays(module, arrays).eval()
+        return estimator
+
+
+def _param_to_json(key, value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (tuple, list, np.ndarray)):
+        return [_param_to_json(key, v) for v in value]
+    if isinstance(value, torch.device):
+        return str(value)
+    if isinstance(value, np.random.RandomState):
+        # A generator's state is not a parameter a file should carry; the fitted
+        # weights and scoring draws are stored, so scores do not depend on it.
+        return None
+    raise DataError(f"parameter {key}={value!r} cannot be stored in a model file")

@@ -1,6 +1,7 @@
 """The conditional VAE of Lopez-Martin et al. (2017): a generative classifier."""
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy.special import logsumexp, softmax
 from sklearn.base import ClassifierMixin, _fit_context
@@ -11,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._base import BaseVAE
 from ._objectives import gaussian_kl
+from ._persistence import register_model_class
 
 
 class ConditionalVAE(ClassifierMixin, BaseVAE):
@@ -141,6 +143,8 @@ device, random_state, verbose
                 "ConditionalVAE needs class labels; use anovae.VAE for unlabelled data"
             )
         y = column_or_1d(y, warn=True)
+        if len(y) and pd.isna(y).any():
+            raise ValueError(f"y contains missing labels (first at row {int(np.flatnonzero(pd.isna(y))[0])})")
         check_classification_targets(y)
         self.classes_, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
         if len(self.classes_) < 2:
@@ -245,6 +249,28 @@ device, random_state, verbose
         encoded, _ = self._encode(X)
         return self._cell_scores(encoded, self._onehot(y, len(encoded)))
 
+    # ---- persistence -----------------------------------------------------------------
+    _anovae_model_kind = "anovae.ConditionalVAE"
+
+    def _module_conditions(self):
+        return len(self.classes_), self.condition_encoder
+
+    def _extra_state(self):
+        classes = self.classes_
+        meta = {"classes_dtype": "object" if classes.dtype == object else None}
+        if classes.dtype == object:
+            classes = np.asarray(classes.tolist())
+            if classes.dtype == object:
+                raise ValueError("class labels of mixed types cannot be saved")
+        return meta, {"classes": classes, "class_log_prior": self.class_log_prior_}
+
+    def _restore_extra_state(self, meta, arrays):
+        classes = arrays["classes"]
+        if meta.get("classes_dtype") == "object":
+            classes = classes.astype(object)
+        self.classes_ = classes
+        self.class_log_prior_ = arrays["class_log_prior"]
+
     def sample(self, n_samples=1, y=None, random_state=None):
         """Draw synthetic rows of class y (a label, or one label per row; default:
         labels drawn from the class prior). Returns (X, y)."""
@@ -259,3 +285,6 @@ device, random_state, verbose
         z = torch.randn(n_samples, self.latent_dim, generator=generator).numpy()
         rows = self._decode_latent(z, condition=onehot, draw=generator)
         return self._output(rows, False), np.asarray(y)
+
+
+register_model_class(ConditionalVAE)

@@ -10,7 +10,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseVAE, _is_frame
-from .thresholds import get_threshold_strategy
+from ._persistence import register_model_class
+from .errors import DataError
+from .thresholds import available_thresholds, get_threshold_strategy
 
 #: Strategy used when ``contamination="auto"`` and no ``threshold`` is given; chosen by
 #: ``benchmarks/thresholds.py`` (see the README).
@@ -269,8 +271,77 @@ class VAE(OutlierMixin, TransformerMixin, BaseVAE):
         z = torch.randn(n_samples, self.latent_dim, generator=generator).numpy()
         return self._output(self._decode_latent(z, draw=generator), False)
 
+    # ---- persistence -----------------------------------------------------------------
+    _anovae_model_kind = "anovae.VAE"
+
+    def _json_params(self):
+        threshold = self.threshold
+        if threshold is None or isinstance(threshold, str):
+            return super()._json_params()
+        # An instance is stored as its registered name and parameters.
+        params = self.get_params(deep=False)
+        params["threshold"] = None
+        params = VAE(**params)._json_params()
+        params["threshold"] = {"strategy": _strategy_name(threshold), "params": threshold.get_params()}
+        return params
+
+    @classmethod
+    def _params_from_json(cls, params):
+        params = dict(params)
+        threshold = params.get("threshold")
+        if isinstance(threshold, dict):
+            params["threshold"] = get_threshold_strategy(threshold["strategy"], **threshold["params"])
+        return params
+
+    def _extra_state(self):
+        meta = {"offset": self.offset_, "threshold_strategy": None}
+        arrays = {}
+        strategy = self.threshold_strategy_
+        if strategy is not None:
+            fitted = {}
+            for key, value in vars(strategy).items():
+                if not key.endswith("_") or key.startswith("__"):
+                    continue
+                if isinstance(value, np.ndarray):
+                    arrays["threshold." + key] = value
+                else:
+                    fitted[key] = value.item() if isinstance(value, np.generic) else value
+            meta["threshold_strategy"] = {
+                "strategy": _strategy_name(strategy),
+                "params": strategy.get_params(),
+                "fitted": fitted,
+            }
+        return meta, arrays
+
+    def _restore_extra_state(self, meta, arrays):
+        self.offset_ = float(meta["offset"])
+        self.threshold_strategy_ = None
+        saved = meta.get("threshold_strategy")
+        if saved:
+            strategy = get_threshold_strategy(saved["strategy"], **saved["params"])
+            for key, value in saved["fitted"].items():
+                setattr(strategy, key, value)
+            for key, value in arrays.items():
+                if key.startswith("threshold."):
+                    setattr(strategy, key[len("threshold.") :], value)
+            self.threshold_strategy_ = strategy
+
     def _latent_array(self, Z):
         Z = np.asarray(Z, dtype=np.float64)
         if Z.ndim != 2 or Z.shape[1] != self.latent_dim:
             raise ValueError(f"expected latent rows of shape (n, {self.latent_dim}), got {Z.shape}")
         return Z
+
+
+def _strategy_name(strategy):
+    """The registered name of a strategy's class (needed to store it in a file)."""
+    for name, factory in available_thresholds().items():
+        if factory is type(strategy):
+            return name
+    raise DataError(
+        f"threshold strategy {type(strategy).__name__} is not registered by any plugin, "
+        "so a model using it cannot be saved"
+    )
+
+
+register_model_class(VAE)
