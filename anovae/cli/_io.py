@@ -1,0 +1,404 @@
+"""Reading tables and writing results, for anovae's commands and plugin commands.
+
+Everything a command that turns a data file into an output file needs, with the
+failure modes already handled:
+
+- :func:`read_table` reads a whole CSV (or Parquet, when pyarrow is importable) file;
+  :func:`iter_table` streams one in chunks. ``"-"`` means standard input (CSV).
+- :func:`check_columns` checks column names given on the command line, with a
+  "did you mean"; :func:`check_not_empty`, :func:`check_finite` and
+  :func:`check_numeric` check feature values; :func:`row_label` says where a row is.
+- :func:`check_output_path` refuses, before any work is done, an output that is the
+  input, that exists (without ``--force``) or whose folder cannot be written;
+  :func:`atomic_path` and :func:`open_output` write through a temporary file in the
+  target folder that replaces the target only once complete, so a failed run leaves
+  no partial file; :func:`write_csv` writes one frame (or one chunk) of results.
+
+Every error raised here is an :class:`anovae.errors.DataError` (exit code 1) or a
+click usage error (exit code 2), with a one-line message naming the file and, where
+known, the column and line. Commands need no ``try``/``except``: the root group's
+error boundary (see ``_errors.py``, re-exported here as :func:`error_boundary`)
+turns them into ``Error: ...`` lines.
+
+CSV conventions: UTF-8 (a byte-order mark is accepted), comma-separated, one header
+line. Column types are inferred by pandas with nullable dtypes, so an integer column
+with blanks stays an integer column in the output. Lines are counted from 1, the
+header being line 1, assuming one line per row (no quoted line breaks).
+"""
+
+import contextlib
+import difflib
+import os
+import re
+import sys
+import tempfile
+import warnings
+
+import click
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ._errors import error_boundary
+
+__all__ = [
+    "STDIO",
+    "atomic_path",
+    "check_columns",
+    "check_finite",
+    "check_not_empty",
+    "check_numeric",
+    "check_output_path",
+    "error_boundary",
+    "is_parquet",
+    "iter_table",
+    "open_output",
+    "read_table",
+    "row_label",
+    "write_csv",
+]
+
+#: The path that means standard input (for data) or standard output (for results).
+STDIO = "-"
+PARQUET_SUFFIXES = (".parquet", ".pq")
+_CSV_OPTIONS = {
+    # utf-8-sig also reads plain UTF-8, and strips the BOM spreadsheet programs write
+    # (which would otherwise become part of the first column's name).
+    "encoding": "utf-8-sig",
+    # Without it pandas silently turns the first column into the index when the
+    # first row has one field too many.
+    "index_col": False,
+    "dtype_backend": "numpy_nullable",
+}
+_FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+# ---- reading -------------------------------------------------------------------------
+def is_parquet(path):
+    """Whether ``path`` is read as Parquet (by its suffix) rather than CSV."""
+    return path != STDIO and str(path).lower().endswith(PARQUET_SUFFIXES)
+
+
+def row_label(path, position):
+    """How to point a user at the row at 0-based ``position``: ``line 12`` or ``row 11``."""
+    if is_parquet(path):
+        return f"row {position + 1}"
+    return f"line {position + 2}"
+
+
+def _source(path):
+    """Return what pandas should read for ``path``, or raise DataError."""
+    if path == STDIO:
+        return sys.stdin.buffer
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory, not a data file")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{path}: permission denied")
+    if is_parquet(path):
+        try:
+            import pyarrow.parquet  # noqa: F401
+        except ImportError:
+            raise DataError(
+                f"{path}: reading Parquet needs pyarrow (pip install 'anovae[parquet]')"
+            ) from None
+    return path
+
+
+def _first_non_utf8_line(path):
+    # Only on failure: pandas reports a byte offset inside its read buffer, which
+    # means nothing to the user. A newline byte never occurs inside a multi-byte
+    # UTF-8 character, so splitting the raw bytes on it is safe.
+    if path == STDIO:
+        return None
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
+@contextlib.contextmanager
+def _reading(path):
+    """Translate what pandas and pyarrow raise while reading into one-line DataErrors."""
+    try:
+        with warnings.catch_warnings():
+            # With index_col=False pandas only warns, then drops the extra fields.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            yield
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty") from None
+    except pd.errors.ParserWarning:
+        raise DataError(f"{path}: line 2 has more fields than the header") from None
+    except pd.errors.ParserError as exc:
+        match = _FIELDS_RE.search(str(exc))
+        if match:
+            expected, line, saw = match.groups()
+            raise DataError(
+                f"{path}: line {line} has {saw} fields but the header has {expected}"
+            ) from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: not a readable CSV file ({first})") from None
+    except UnicodeDecodeError as exc:
+        line = _first_non_utf8_line(path)
+        where = f" on line {line}" if line else ""
+        byte = exc.object[exc.start : exc.start + 1].hex()
+        raise DataError(
+            f"{path}: not UTF-8 text (byte 0x{byte}{where}); save the file as UTF-8"
+        ) from None
+    except Exception as exc:
+        if type(exc).__module__.startswith("pyarrow"):
+            raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+        raise
+
+
+def _check_shape(frame, path):
+    if frame.shape[1] == 0:
+        raise DataError(f"{path}: no columns")
+    if frame.shape[0] == 0:
+        raise DataError(f"{path}: no data rows (only a header)")
+
+
+def read_table(path, *, dtype=None):
+    """Read a whole CSV or Parquet file into a DataFrame.
+
+    Parameters
+    ----------
+    path : str
+        The file, or ``"-"`` for CSV on standard input.
+    dtype : dict, optional
+        ``{column: dtype}`` to force, for example ``"string"`` for columns a model
+        treats as categorical, so that ``"007"`` stays text.
+
+    Raises
+    ------
+    DataError
+        Missing file, a directory, an empty or header-only file, ragged rows,
+        bytes that are not UTF-8, a corrupt Parquet file.
+    """
+    source = _source(path)
+    with _reading(path):
+        if is_parquet(path):
+            frame = pd.read_parquet(source)
+            if dtype:
+                frame = frame.astype({k: v for k, v in dtype.items() if k in frame.columns})
+        else:
+            frame = pd.read_csv(source, dtype=dtype, **_CSV_OPTIONS)
+    _check_shape(frame, path)
+    return frame
+
+
+def iter_table(path, *, chunksize, dtype=None):
+    """Stream a CSV or Parquet file as DataFrames of at most ``chunksize`` rows.
+
+    The index of each chunk continues from the previous one, so :func:`row_label`
+    works on it. Memory is bounded by the chunk size whatever the file size. Raises
+    the errors of :func:`read_table`, possibly after some chunks were yielded (a bad
+    line far into the file), so write the output with :func:`open_output`.
+    """
+    source = _source(path)
+    seen = 0
+    columns = None
+    if is_parquet(path):
+        import pyarrow.parquet as pq
+
+        with _reading(path):
+            batches = pq.ParquetFile(source).iter_batches(batch_size=chunksize)
+        while True:
+            with _reading(path):
+                batch = next(batches, None)
+            if batch is None:
+                break
+            frame = batch.to_pandas()
+            frame.index = pd.RangeIndex(seen, seen + len(frame))
+            if dtype:
+                frame = frame.astype({k: v for k, v in dtype.items() if k in frame.columns})
+            columns = frame.columns
+            seen += len(frame)
+            if len(frame):
+                yield frame
+    else:
+        with _reading(path):
+            reader = pd.read_csv(source, dtype=dtype, chunksize=chunksize, **_CSV_OPTIONS)
+        with reader:
+            while True:
+                # A fresh _reading per chunk: its warning filter must not stay active
+                # in the caller's code while this generator is suspended.
+                with _reading(path):
+                    frame = next(reader, None)
+                if frame is None:
+                    break
+                columns = frame.columns
+                seen += len(frame)
+                if len(frame):
+                    yield frame
+    if columns is not None and len(columns) == 0:
+        raise DataError(f"{path}: no columns")
+    if seen == 0:
+        raise DataError(f"{path}: no data rows (only a header)")
+
+
+# ---- columns and values --------------------------------------------------------------
+def _suggest(name, candidates):
+    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def check_columns(names, columns, option):
+    """Raise :class:`click.BadParameter` unless every name in ``names`` is a column.
+
+    ``option`` is the option the names came from (``"--exclude"``), for the message.
+    """
+    columns = list(columns)
+    for name in names:
+        if name not in columns:
+            shown = ", ".join(map(str, columns[:20])) + (", ..." if len(columns) > 20 else "")
+            raise click.BadParameter(
+                f"no column {name!r}{_suggest(name, columns)} Columns: {shown}",
+                param_hint=f"'{option}'",
+            )
+
+
+def _numeric_values(series):
+    return series.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _is_number_column(series):
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def check_not_empty(frame, columns, path):
+    """Raise DataError if a column has no value at all (nothing to learn from)."""
+    for name in columns:
+        if frame[name].isna().all():
+            raise DataError(
+                f"{path}: column {name!r} is empty in every row; leave it out with --exclude {name}"
+            )
+
+
+def check_finite(frame, columns, path):
+    """Raise DataError at the first infinite value of a numeric column, naming its line."""
+    for name in columns:
+        series = frame[name]
+        if not _is_number_column(series):
+            continue
+        infinite = np.isinf(_numeric_values(series))
+        if infinite.any():
+            position = frame.index[int(np.flatnonzero(infinite)[0])]
+            raise DataError(
+                f"{path}: column {name!r} has an infinite value on {row_label(path, position)}"
+            )
+
+
+def check_numeric(frame, columns, path):
+    """Raise DataError at the first value of ``columns`` that is not a number.
+
+    For columns a model learnt as numeric: pandas reads a column as text as soon as
+    one cell is not a number, and the message should name that cell.
+    """
+    for name in columns:
+        series = frame[name]
+        if _is_number_column(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        parsed = pd.to_numeric(series, errors="coerce")
+        bad = parsed.isna() & series.notna()
+        if bad.any():
+            position = bad.idxmax()
+            raise DataError(
+                f"{path}: column {name!r} has the non-numeric value {series[position]!r} on "
+                f"{row_label(path, position)}, but the model learnt it as numeric"
+            )
+
+
+# ---- writing -------------------------------------------------------------------------
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output_path(path, *, force, inputs=(), option="-o"):
+    """Check, before any work, that ``path`` can receive a result.
+
+    Refuses (click usage error) an output that is one of ``inputs``, whatever
+    ``force`` says; refuses (exit 1) an existing file without ``force``, a directory,
+    or a folder that does not exist or cannot be written. ``None`` and ``"-"``
+    (standard output) always pass.
+    """
+    if path is None or path == STDIO:
+        return
+    for source in inputs:
+        if source and source != STDIO and _same_file(path, source):
+            raise click.BadParameter(
+                f"{path} is the input file {source}; anovae never overwrites its input",
+                param_hint=f"'{option}'",
+            )
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory; give a file name")
+    if os.path.lexists(path) and not force:
+        raise click.ClickException(f"{path}: already exists; pass --force to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise DataError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise DataError(f"{path}: folder {folder} is not writable")
+
+
+def _final_mode(target):
+    # mkstemp creates files readable by their owner only; the result should get the
+    # permissions of the file it replaces, or the usual ones under the umask.
+    try:
+        return os.stat(target).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path`` that replaces ``path`` on success.
+
+    Write the result to the yielded path (any writer will do, such as
+    ``anovae.save``). When the block ends normally the file is renamed over
+    ``path`` in one step (``os.replace``, same folder, hence same file system), so
+    readers see either the old file or the complete new one; when it raises, the
+    temporary file is removed and ``path`` is untouched.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, _final_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def open_output(path):
+    """Yield a text handle for results: standard output for ``None``/``"-"``, else a file.
+
+    A file is written through :func:`atomic_path`. Standard output cannot be taken
+    back, so a command that streams should validate what it can before its first
+    write.
+    """
+    if path is None or path == STDIO:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+
+
+def write_csv(frame, handle, *, header=True):
+    """Append ``frame`` to ``handle`` as CSV (no index; blanks for missing cells)."""
+    frame.to_csv(handle, index=False, header=header, lineterminator="\n")
