@@ -1,0 +1,120 @@
+"""The ``anovae`` command line: a click group whose subcommands live in their own modules.
+
+Built-in commands: ``detect`` (detect.py), ``fit`` and ``score`` (fit_score.py),
+``plugins``, ``thresholds``, ``datasets`` (``*_cmd.py``). Plugins add theirs through
+the ``register_commands`` hook; they are loaded the first time a command is looked
+up, so ``anovae --version`` works even with a broken plugin installed. Every command
+runs inside the error boundary of ``_errors.py`` (exit codes are documented there).
+"""
+
+import sys
+
+import click
+
+from .. import __version__
+from .._plugins import add_commands, get_plugin_manager
+from . import datasets_cmd, detect, fit_score, plugins_cmd, thresholds_cmd
+from ._errors import BoundaryGroup
+
+__all__ = ["cli", "main"]
+
+
+class AnovaeGroup(BoundaryGroup):
+    """The root group: built-in commands, then plugin commands on first lookup.
+
+    A plugin may not replace a built-in command: ``anovae detect`` must mean the
+    same thing whatever is installed. Such a command is reported and skipped.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._builtin = None
+        self._owners = {}
+
+    def _load_plugin_commands(self):
+        if self._builtin is None:
+            self._builtin = set(self.commands)
+            add_commands(self)
+
+    def add_command(self, cmd, name=None):
+        name = name or cmd.name
+        if self._builtin is None:
+            return super().add_command(cmd, name)
+        owner = _owner(cmd)
+        if name in self._builtin or name in self._owners:
+            taken = "built-in" if name in self._builtin else f"plugin {self._owners[name]!r}"
+            click.echo(
+                f"anovae: plugin {owner!r} tried to add command {name!r}, already taken "
+                f"by {taken}; skipped",
+                err=True,
+            )
+            return None
+        self._owners[name] = owner
+        return super().add_command(cmd, name)
+
+    def plugin_commands(self):
+        """``{command name: plugin name}`` of the commands plugins added."""
+        self._load_plugin_commands()
+        return dict(self._owners)
+
+    def list_commands(self, ctx):
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, cmd_name):
+        self._load_plugin_commands()
+        return super().get_command(ctx, cmd_name)
+
+
+def _owner(cmd):
+    # The hook does not say which plugin is calling; the module that defines the
+    # command's callback does.
+    module = getattr(getattr(cmd, "callback", None), "__module__", None) or type(cmd).__module__
+    for name, plugin in get_plugin_manager().list_name_plugin():
+        # A plugin is usually a module (its __name__); it may be a class or an
+        # instance defined in one (its __module__).
+        homes = {getattr(plugin, "__name__", None), getattr(plugin, "__module__", None)}
+        for home in homes - {None}:
+            if module == home or module.startswith(home + "."):
+                return name
+    return module
+
+
+@click.group(cls=AnovaeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="ANOVAE_DEBUG",
+    help="Show the full traceback of an error (also ANOVAE_DEBUG=1).",
+)
+@click.version_option(__version__, prog_name="anovae")
+def cli(debug):
+    """Anomaly detection on tabular and IoT data with variational autoencoders.
+
+    \b
+    First run:
+      anovae detect datasets/iot_sample.csv --exclude timestamp \\
+        --exclude device_id --exclude anomaly_type --label-column is_anomaly --top 5
+    """
+
+
+# Modules, not command objects, are imported above, so that ``anovae.cli.detect``
+# stays the module (its command is ``anovae.cli.detect.detect``).
+for _command in (
+    detect.detect,
+    fit_score.fit,
+    fit_score.score,
+    plugins_cmd.plugins,
+    thresholds_cmd.thresholds,
+    datasets_cmd.datasets,
+):
+    cli.add_command(_command)
+
+
+def main(argv=None):
+    """Entry point of the ``anovae`` executable."""
+    return cli.main(args=argv, prog_name="anovae")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,372 @@
+"""What ``detect``, ``fit`` and ``score`` share: features, the model, scores, labels, reports.
+
+Conventions of the output: ``anomaly_score`` is ``-score_samples`` (higher = more
+anomalous, in nats), ``is_anomaly`` is 1 exactly where the estimator's ``predict``
+says -1.
+"""
+
+import time
+from dataclasses import dataclass
+
+import click
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+
+from .. import VAE
+from .. import load as load_estimator
+from .._tabular import CATEGORICAL
+from ..errors import DataError
+from ..thresholds import available_thresholds, get_threshold_strategy
+from ._io import check_columns, check_finite, check_not_empty, check_numeric, row_label
+
+SCORE_COLUMN = "anomaly_score"
+FLAG_COLUMN = "is_anomaly"
+# Label values read as "normal"; the other class of a two-class label is the anomaly.
+_NORMAL_WORDS = {"normal", "benign", "inlier", "ok", "negative", "no", "0", "false"}
+
+
+def warn(message):
+    """A note the user should see even with --quiet (it concerns the result)."""
+    click.echo(f"anovae: warning: {message}", err=True)
+
+
+# ---- features -------------------------------------------------------------------------
+def training_features(frame, training, path):
+    """The columns to train on: all but the excluded ones and the label, checked."""
+    check_columns(training.exclude, frame.columns, "--exclude")
+    if training.label_column is not None:
+        check_columns([training.label_column], frame.columns, "--label-column")
+    left_out = set(training.exclude) | {training.label_column}
+    features = [c for c in frame.columns if c not in left_out]
+    if not features:
+        raise DataError(
+            f"{path}: no feature column left once --exclude and --label-column are "
+            f"applied (columns: {', '.join(map(str, frame.columns))})"
+        )
+    check_not_empty(frame, features, path)
+    check_finite(frame, features, path)
+    _warn_suspicious_text_columns(frame, features, path)
+    return features
+
+
+def _warn_suspicious_text_columns(frame, features, path):
+    # Two silent ways a text column hurts the model: an identifier becomes a
+    # categorical with one category per row, and one typo in a numeric column turns
+    # the whole column into text.
+    for name in features:
+        series = frame[name]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        observed = series.dropna()
+        not_numbers = pd.to_numeric(observed, errors="coerce").isna()
+        if 0 < not_numbers.sum() <= 0.01 * len(observed):
+            position = not_numbers.idxmax()
+            warn(
+                f"column {name!r} is read as text because of the value {series[position]!r} on "
+                f"{row_label(path, position)}; fix that cell for the column to be numeric"
+            )
+            continue
+        distinct = observed.nunique()
+        if distinct > 50 and distinct > 0.5 * len(observed):
+            warn(
+                f"column {name!r} has {distinct} distinct values in {len(observed)} rows and is "
+                f"used as a category; if it is an identifier or a timestamp, add --exclude {name}"
+            )
+
+
+def model_features(estimator, columns, path, label_column=None):
+    """The columns ``estimator`` was trained on, found by name in ``columns``.
+
+    Extra columns are ignored (they are copied to the output); missing ones are an
+    error naming them. A model trained on an array (no column names) takes the
+    columns in order, all but the label.
+    """
+    columns = list(columns)
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        features = [c for c in columns if c != label_column]
+        if len(features) != estimator.n_features_in_:
+            raise DataError(
+                f"{path}: the model expects {estimator.n_features_in_} unnamed columns, "
+                f"the data has {len(features)}"
+            )
+        return features
+    names = [str(n) for n in names]
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise DataError(
+            f"{path}: lacks column(s) {', '.join(map(repr, missing))} that the model was "
+            "trained on"
+        )
+    if label_column in names:
+        raise click.BadParameter(
+            f"{label_column!r} is one of the model's features, not a label",
+            param_hint="'--label-column'",
+        )
+    return names
+
+
+def model_dtypes(estimator):
+    """Read the model's categorical columns as text, so "007" is not read as 7."""
+    kinds = getattr(estimator, "feature_kinds_", {})
+    return {name: "string" for name, kind in kinds.items() if kind == CATEGORICAL} or None
+
+
+def check_model_values(estimator, frame, features, path):
+    """Values a model can score: numbers where it learnt numbers, no infinities."""
+    kinds = getattr(estimator, "feature_kinds_", {})
+    numeric = [c for c in features if kinds.get(str(c), "gaussian") != CATEGORICAL]
+    check_numeric(frame, numeric, path)
+    check_finite(frame, features, path)
+
+
+def model_input(estimator, frame, features):
+    """The frame an estimator takes: named columns, or a float array for an unnamed model."""
+    X = frame[features]
+    if getattr(estimator, "feature_names_in_", None) is None:
+        return X.to_numpy(dtype=np.float64, na_value=np.nan)
+    return X
+
+
+# ---- the model ------------------------------------------------------------------------
+def load_model(path, device=None):
+    """Load a VAE written by ``anovae fit`` / ``--model-out`` (or ``anovae.save``)."""
+    estimator = load_estimator(path)
+    if not isinstance(estimator, VAE):
+        raise DataError(
+            f"{path}: holds a {type(estimator).__name__}; this command scores VAE models"
+        )
+    if device is not None:
+        estimator.set_params(device=device)
+    return estimator
+
+
+def train(X, training, params, labels=None, quiet=False):
+    """Fit a VAE on ``X`` with the command's options; return it and the seconds taken.
+
+    A supervised threshold strategy (such as ``f1``) cannot be fitted by ``VAE.fit``,
+    which sees no labels; it is fitted here on the training scores and the known
+    labels, and stored on the model as ``VAE.fit`` would have.
+    """
+    strategy = None
+    if training.threshold is not None:
+        strategy = get_threshold_strategy(training.threshold, **params)
+    supervised = bool(getattr(strategy, "supervised", False))
+    if supervised and labels is None:
+        raise click.BadParameter(
+            f"strategy {training.threshold!r} learns from labels; give --label-column",
+            param_hint="'--threshold'",
+        )
+    estimator = VAE(
+        latent_dim=training.latent_dim,
+        max_epochs=training.epochs,
+        contamination=training.contamination if training.contamination is not None else "auto",
+        threshold=None if supervised else strategy,
+        device=training.device,
+        random_state=training.seed,
+        verbose=0 if quiet else 1,
+    )
+    started = time.perf_counter()
+    estimator.fit(X)
+    if supervised:
+        known = ~np.isnan(labels.y)
+        scores = -estimator.score_samples(X)
+        fitted = clone(strategy).fit(scores[known], labels.y[known])
+        estimator.set_params(threshold=strategy)
+        estimator.threshold_strategy_ = fitted
+        estimator.offset_ = -float(fitted.threshold_)
+    estimator.set_params(verbose=0)
+    return estimator, time.perf_counter() - started
+
+
+def score_rows(estimator, X):
+    """Return ``(anomaly_score, is_anomaly)`` for X in one scoring pass.
+
+    ``is_anomaly`` repeats ``predict``'s arithmetic (``score_samples - offset_ < 0``)
+    rather than calling it, which would score every row a second time.
+    """
+    log_likelihood = estimator.score_samples(X)
+    flags = (log_likelihood - estimator.offset_ < 0).astype(np.int64)
+    return -log_likelihood, flags
+
+
+# ---- output ---------------------------------------------------------------------------
+def result_names(columns):
+    """Names of the two result columns, prefixed with ``anovae_`` if the input has them.
+
+    The sample data's own label is called ``is_anomaly``: the prediction must not
+    hide it.
+    """
+    taken = {str(c) for c in columns}
+    names = []
+    for name in (SCORE_COLUMN, FLAG_COLUMN):
+        chosen = name
+        while chosen in taken:
+            chosen = "anovae_" + chosen
+        if chosen != name:
+            warn(f"the input already has a column {name!r}; the result is in {chosen!r}")
+        taken.add(chosen)
+        names.append(chosen)
+    return tuple(names)
+
+
+def with_results(frame, names, scores, flags):
+    """The input rows and columns, unchanged and in order, plus the two result columns."""
+    out = frame.copy(deep=False)
+    out[names[0]] = scores
+    out[names[1]] = flags
+    return out
+
+
+# ---- labels ---------------------------------------------------------------------------
+@dataclass
+class Labels:
+    column: str
+    y: np.ndarray  # 1.0 anomaly, 0.0 normal, NaN unknown
+    positive: object
+    reason: str
+
+
+def label_targets(series, path):
+    """Read a two-class label column as 0/1 (NaN where missing).
+
+    The anomaly class is 1 (or True) when the classes are 0/1; else the class that
+    is not a "normal" word; else the rarer class. The choice is reported.
+    """
+    known = series.dropna()
+    classes = list(pd.unique(known))
+    if len(classes) != 2:
+        shown = ", ".join(repr(_plain(c)) for c in classes[:5]) + (", ..." if len(classes) > 5 else "")
+        raise DataError(
+            f"{path}: label column {series.name!r} has {len(classes)} distinct value(s) "
+            f"({shown or 'none'}); it needs exactly two, normal and anomaly"
+        )
+    words = {str(_plain(c)).strip().lower() for c in classes}
+    if words in ({"0", "1"}, {"false", "true"}, {"0.0", "1.0"}):
+        positive = next(c for c in classes if str(_plain(c)).lower() in ("1", "true", "1.0"))
+        reason = "the class 1"
+    elif len(words & _NORMAL_WORDS) == 1:
+        positive = next(c for c in classes if str(_plain(c)).strip().lower() not in _NORMAL_WORDS)
+        reason = "the class that is not 'normal'"
+    else:
+        counts = known.value_counts()
+        positive = counts.index[-1] if counts.iloc[0] != counts.iloc[-1] else sorted(classes, key=str)[-1]
+        reason = "the rarer class"
+    y = (series == positive).to_numpy(dtype=np.float64, na_value=np.nan)
+    y[series.isna().to_numpy()] = np.nan
+    return Labels(str(series.name), y, _plain(positive), reason)
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def label_report(labels, scores, flags):
+    """One line: AUROC and AP of the scores, F1 of the flags, against the labels."""
+    known = ~np.isnan(labels.y)
+    y = labels.y[known].astype(np.int64)
+    auroc = roc_auc_score(y, scores[known])
+    ap = average_precision_score(y, scores[known])
+    f1 = f1_score(y, flags[known], zero_division=0.0)
+    missing = int((~known).sum())
+    note = f"; {missing} rows without a label left out" if missing else ""
+    return (
+        f"against {labels.column!r} (anomaly = {labels.positive!r}, {labels.reason}): "
+        f"AUROC {auroc:.3f}  AP {ap:.3f}  F1 {f1:.3f}{note}"
+    )
+
+
+# ---- reports --------------------------------------------------------------------------
+def report(lines, quiet):
+    if quiet:
+        return
+    for line in lines:
+        click.echo(line, err=True)
+
+
+def features_line(estimator, n_rows):
+    kinds = list(getattr(estimator, "feature_kinds_", {}).values())
+    categorical = kinds.count(CATEGORICAL)
+    numeric = len(kinds) - categorical
+    return f"{n_rows} rows, {len(kinds)} features ({numeric} numeric, {categorical} categorical)"
+
+
+def training_line(estimator, seconds):
+    epochs = estimator.n_epochs_
+    stopped = " (early stop)" if epochs < estimator.max_epochs else ""
+    return f"trained {epochs} epoch(s) in {seconds:.1f} s{stopped}"
+
+
+def threshold_line(estimator, flagged, n_rows):
+    strategy = getattr(estimator, "threshold_strategy_", None)
+    if strategy is None:
+        rule = f"contamination {estimator.contamination}"
+    else:
+        rule = f"threshold {_strategy_name(strategy)}"
+    share = 100.0 * flagged / n_rows if n_rows else 0.0
+    return (
+        f"{rule}: anomaly_score > {-estimator.offset_:.6g} flags {flagged} row(s) ({share:.2f}%)"
+    )
+
+
+def _strategy_name(strategy):
+    for name, factory in available_thresholds().items():
+        if factory is type(strategy) or getattr(factory, "func", None) is type(strategy):
+            return name
+    return type(strategy).__name__
+
+
+class TopRows:
+    """The ``n`` highest-scoring rows seen so far, kept across chunks (memory: n rows)."""
+
+    def __init__(self, n):
+        self.n = n
+        self.rows = None
+        self.scores = None
+
+    def add(self, frame, scores):
+        if not self.n:
+            return
+        order = np.argsort(-scores, kind="stable")[: self.n]
+        rows, kept = frame.iloc[order], scores[order]
+        if self.rows is not None:
+            rows = pd.concat([self.rows, rows])
+            kept = np.concatenate([self.scores, kept])
+        best = np.argsort(-kept, kind="stable")[: self.n]
+        self.rows, self.scores = rows.iloc[best], kept[best]
+
+    def lines(self, estimator, features, path):
+        """Describe each row: where it is, its score, its 3 most contributing columns."""
+        if self.rows is None:
+            return []
+        rows = self.rows
+        contributions = estimator.feature_scores(model_input(estimator, rows, features))
+        contributions = np.asarray(contributions, dtype=np.float64)
+        context = [c for c in rows.columns if c not in features]
+        lines = [f"top {len(rows)} anomalies (columns contributing most, in nats):"]
+        for i, (position, row) in enumerate(rows.iterrows()):
+            score = self.scores[i]
+            cells = contributions[i]
+            top = [j for j in np.argsort(-np.nan_to_num(cells, nan=-np.inf), kind="stable")[:3]
+                   if not np.isnan(cells[j])]
+            parts = [
+                f"{features[j]}={_short(row[features[j]])} ({cells[j]:.1f})" for j in top
+            ]
+            extra = ", ".join(f"{c}={_short(row[c])}" for c in context)
+            lines.append(
+                f"  {row_label(path, position)}  anomaly_score {score:.1f}  "
+                + "  ".join(parts)
+                + (f"  [{extra}]" if extra else "")
+            )
+        return lines
+
+
+def _short(value, width=24):
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return "(missing)"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.6g}"
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,205 @@
+"""Options shared by ``detect`` and ``fit``: how to choose features and train the VAE."""
+
+import functools
+import warnings
+from dataclasses import dataclass, fields
+
+import click
+import numpy as np
+from click.core import ParameterSource
+
+from .._device import resolve_device
+from ..errors import AnovaeError, PluginError
+from ..thresholds import get_threshold_strategy
+
+__all__ = ["Training", "training_options", "device_option", "given", "parse_threshold_params"]
+
+
+@dataclass
+class Training:
+    """The training options of one command invocation."""
+
+    exclude: tuple
+    label_column: str
+    threshold: str
+    threshold_param: tuple
+    contamination: float
+    epochs: int
+    latent_dim: int
+    device: str
+    seed: int
+
+
+def _check_threshold(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        get_threshold_strategy(value)
+    except PluginError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def _check_device(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        resolve_device(value)
+    except AnovaeError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def device_option(default="auto"):
+    return click.option(
+        "--device",
+        default=default,
+        show_default=default is not None,
+        callback=_check_device,
+        help="Torch device: 'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'...",
+    )
+
+
+_OPTIONS = [
+    click.option(
+        "--exclude",
+        multiple=True,
+        metavar="COL",
+        help="Leave this column out of the features (ids, timestamps); repeatable. "
+        "It is still copied to the output.",
+    ),
+    click.option(
+        "--label-column",
+        metavar="COL",
+        help="Column of known labels (two classes): kept out of the features, and "
+        "AUROC, AP and F1 of the result are printed.",
+    ),
+    click.option(
+        "--threshold",
+        metavar="NAME",
+        callback=_check_threshold,
+        help="Threshold strategy turning scores into flags (see 'anovae thresholds'). "
+        "Default: a data-driven one, unless --contamination is given.",
+    ),
+    click.option(
+        "--threshold-param",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="A parameter of the --threshold strategy, e.g. k=2.5; repeatable.",
+    ),
+    click.option(
+        "--contamination",
+        type=click.FloatRange(0, 0.5, min_open=True),
+        help="Expected share of anomalies, in (0, 0.5]: flag that share of the "
+        "training rows. An alternative to --threshold.",
+    ),
+    click.option(
+        "--epochs",
+        type=click.IntRange(min=1),
+        default=100,
+        show_default=True,
+        help="Maximum training epochs (training stops early when it stalls).",
+    ),
+    click.option(
+        "--latent-dim",
+        type=click.IntRange(min=1),
+        default=8,
+        show_default=True,
+        help="Dimension of the VAE's latent space.",
+    ),
+    device_option(),
+    click.option(
+        "--seed",
+        type=int,
+        default=0,
+        show_default=True,
+        help="Random seed: the same data and seed give the same scores.",
+    ),
+]
+
+
+def training_options(command):
+    """Add the training options to a command; it receives them as ``training=Training``."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        training = Training(**{field.name: kwargs.pop(field.name) for field in fields(Training)})
+        return command(*args, training=training, **kwargs)
+
+    for option in reversed(_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def given(ctx, name):
+    """Whether the user set option ``name`` (on the command line or from the environment)."""
+    source = ctx.get_parameter_source(name)
+    return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+
+
+def _parse_value(text):
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_threshold_params(name, pairs):
+    """Turn ``("k=2.5", ...)`` into keyword arguments of strategy ``name``.
+
+    Unknown keys and values the strategy rejects are usage errors, raised before
+    any training.
+    """
+    if pairs and name is None:
+        raise click.BadParameter("needs --threshold NAME", param_hint="'--threshold-param'")
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="'--threshold-param'")
+        params[key.strip()] = _parse_value(value)
+    if name is None:
+        return params
+    known = _strategy_parameters(name)
+    for key in params:
+        if known is not None and key not in known:
+            listed = ", ".join(known) or "none"
+            raise click.BadParameter(
+                f"threshold strategy {name!r} has no parameter {key!r} (it has: {listed})",
+                param_hint="'--threshold-param'",
+            )
+    if params:
+        _try_parameters(name, params)
+    return params
+
+
+def _try_parameters(name, params):
+    # Strategies check their parameters in fit, as scikit-learn estimators do. Fit
+    # one on made-up scores now, so that a bad value is a usage error reported
+    # before a long training, whichever plugin the strategy comes from.
+    scores = np.linspace(0.0, 1.0, 1000) ** 4
+    labels = (scores > 0.6).astype(np.int64)
+    strategy = get_threshold_strategy(name, **params)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            supervised = getattr(strategy, "supervised", False)
+            strategy.fit(scores, labels if supervised else None)
+    except Exception as exc:
+        raise click.BadParameter(
+            " ".join(str(exc).split()) or type(exc).__name__, param_hint="'--threshold-param'"
+        ) from None
+
+
+def _strategy_parameters(name):
+    strategy = get_threshold_strategy(name)
+    if hasattr(strategy, "get_params"):
+        return list(strategy.get_params(deep=False))
+    return None

@@ -1,0 +1,114 @@
+"""``anovae detect``: train a VAE on a table and flag its anomalous rows, in one step."""
+
+import contextlib
+
+import click
+
+from .. import save
+from ._detection import (
+    TopRows,
+    check_model_values,
+    features_line,
+    label_targets,
+    label_report,
+    load_model,
+    model_dtypes,
+    model_features,
+    model_input,
+    report,
+    result_names,
+    score_rows,
+    threshold_line,
+    train,
+    training_features,
+    training_line,
+    with_results,
+)
+from ._io import atomic_path, check_columns, check_output_path, open_output, read_table, write_csv
+from ._options import given, parse_threshold_params, training_options
+
+# Options that shape training, meaningless when --model supplies a trained model.
+_TRAINING_ONLY = ("threshold", "threshold_param", "contamination", "epochs", "latent_dim", "seed", "model_out")
+
+
+@click.command()
+@click.argument("data", metavar="DATA")
+@click.option("-o", "--output", metavar="OUT", help="Write the result here (CSV) instead of to stdout.")
+@training_options
+@click.option("--model-out", metavar="PATH", help="Also save the fitted model here (see 'anovae score').")
+@click.option("--model", "model_path", metavar="PATH", help="Score with this saved model; no training.")
+@click.option("--top", type=click.IntRange(min=1), metavar="N", help="Print the N most anomalous rows and the columns that make them so.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@click.option("--force", is_flag=True, help="Replace OUT / --model-out if they exist.")
+@click.pass_context
+def detect(ctx, data, output, training, model_out, model_path, top, quiet, force):
+    """Train a VAE on DATA (CSV or Parquet) and score every row.
+
+    The output has every input row and column, in order, plus anomaly_score
+    (higher = more anomalous) and is_anomaly (0/1). Text columns are used as
+    categorical features; leave identifiers out with --exclude.
+
+    \b
+    Example:
+      anovae detect datasets/iot_sample.csv -o scored.csv \\
+        --exclude timestamp --exclude device_id --exclude anomaly_type \\
+        --label-column is_anomaly --top 5
+    """
+    if model_path is not None:
+        for name in _TRAINING_ONLY:
+            if given(ctx, name):
+                flag = "--" + name.replace("_", "-")
+                raise click.UsageError(f"{flag} applies to training; it cannot be used with --model")
+    params = parse_threshold_params(training.threshold, training.threshold_param)
+    if training.threshold is not None and training.contamination is not None:
+        raise click.UsageError(
+            "--contamination and --threshold are alternatives; give one "
+            "(--threshold contamination --threshold-param contamination=X is the same rule)"
+        )
+    check_output_path(output, force=force, inputs=[data, model_path])
+    check_output_path(model_out, force=force, inputs=[data], option="--model-out")
+    if output is not None and model_out is not None and output == model_out:
+        raise click.BadParameter("is the same file as -o", param_hint="'--model-out'")
+
+    estimator = None
+    if model_path is not None:
+        estimator = load_model(model_path, training.device if given(ctx, "device") else None)
+    frame = read_table(data, dtype=model_dtypes(estimator) if estimator is not None else None)
+    label = training.label_column
+    if estimator is None:
+        features = training_features(frame, training, data)
+    else:
+        if label is not None:
+            check_columns([label], frame.columns, "--label-column")
+        features = model_features(estimator, frame.columns, data, label)
+        check_model_values(estimator, frame, features, data)
+    labels = label_targets(frame[label], data) if label is not None else None
+
+    lines = []
+    if estimator is None:
+        estimator, seconds = train(frame[features], training, params, labels, quiet)
+        lines.append(training_line(estimator, seconds))
+    else:
+        lines.append(f"scored with {model_path} (trained {estimator.n_epochs_} epoch(s))")
+    scores, flags = score_rows(estimator, model_input(estimator, frame, features))
+    names = result_names(frame.columns)
+
+    with contextlib.ExitStack() as outputs:
+        if model_out is not None:
+            save(estimator, outputs.enter_context(atomic_path(model_out)))
+        handle = outputs.enter_context(open_output(output))
+        write_csv(with_results(frame, names, scores, flags), handle)
+
+    lines.insert(0, features_line(estimator, len(frame)))
+    lines.append(threshold_line(estimator, int(flags.sum()), len(frame)))
+    if labels is not None:
+        lines.append(label_report(labels, scores, flags))
+    for path in (output, model_out):
+        if path is not None:
+            lines.append(f"wrote {path}")
+    report(lines, quiet)
+    if top:
+        best = TopRows(top)
+        best.add(frame, scores)
+        for line in best.lines(estimator, features, data):
+            click.echo(line, err=True)

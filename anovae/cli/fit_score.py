@@ -1,0 +1,150 @@
+"""``anovae fit`` and ``anovae score``: train once, then score many files.
+
+The model file records the names and kinds of the columns it was trained on, so
+``score`` takes any file with those columns: it picks them by name, in any order,
+and copies every other column (ids, timestamps, labels) to the output untouched.
+No sidecar file is needed, and the same CSV layout as ``fit`` just works.
+"""
+
+import os
+
+import click
+import numpy as np
+import pandas as pd
+
+from .. import save
+from ._detection import (
+    TopRows,
+    check_model_values,
+    features_line,
+    label_report,
+    label_targets,
+    load_model,
+    model_dtypes,
+    model_features,
+    model_input,
+    report,
+    result_names,
+    score_rows,
+    threshold_line,
+    train,
+    training_features,
+    training_line,
+    with_results,
+)
+from ._io import (
+    atomic_path,
+    check_columns,
+    check_output_path,
+    iter_table,
+    open_output,
+    read_table,
+    write_csv,
+)
+from ._options import device_option, parse_threshold_params, training_options
+
+
+@click.command()
+@click.argument("data", metavar="DATA")
+@click.option("--model-out", required=True, metavar="PATH", help="Where to save the fitted model.")
+@training_options
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@click.option("--force", is_flag=True, help="Replace --model-out if it exists.")
+def fit(data, model_out, training, quiet, force):
+    """Train a VAE on DATA and save it, for 'anovae score' to use.
+
+    The summary reports how many training rows the model flags, and with
+    --label-column how well it ranks them.
+    """
+    params = parse_threshold_params(training.threshold, training.threshold_param)
+    if training.threshold is not None and training.contamination is not None:
+        raise click.UsageError("--contamination and --threshold are alternatives; give one")
+    check_output_path(model_out, force=force, inputs=[data], option="--model-out")
+    frame = read_table(data)
+    features = training_features(frame, training, data)
+    label = training.label_column
+    labels = label_targets(frame[label], data) if label is not None else None
+    estimator, seconds = train(frame[features], training, params, labels, quiet)
+    with atomic_path(model_out) as tmp:
+        save(estimator, tmp)
+    if quiet:
+        return
+    scores, flags = score_rows(estimator, frame[features])
+    lines = [
+        features_line(estimator, len(frame)),
+        training_line(estimator, seconds),
+        threshold_line(estimator, int(flags.sum()), len(frame)),
+    ]
+    if labels is not None:
+        lines.append(label_report(labels, scores, flags))
+    lines.append(f"wrote {model_out}")
+    report(lines, quiet)
+
+
+@click.command()
+@click.argument("data", metavar="DATA")
+@click.option("--model", "model_path", required=True, metavar="PATH", help="A model saved by 'anovae fit' or 'detect --model-out'.")
+@click.option("-o", "--output", metavar="OUT", help="Write the result here (CSV) instead of to stdout.")
+@click.option(
+    "--chunksize",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Rows read, scored and written at a time; memory depends on it, not on the file size.",
+)
+@click.option(
+    "--label-column",
+    metavar="COL",
+    help="Column of known labels (two classes): AUROC, AP and F1 are printed. Keeps "
+    "one label and one score per row in memory.",
+)
+@click.option("--top", type=click.IntRange(min=1), metavar="N", help="Print the N most anomalous rows and the columns that make them so.")
+@device_option(default=None)
+@click.option("--quiet", "-q", is_flag=True, help="No summary.")
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def score(data, model_path, output, chunksize, label_column, top, device, quiet, force):
+    """Score DATA with a saved model, streaming it in chunks.
+
+    The output has every input row and column, in order, plus anomaly_score
+    (higher = more anomalous) and is_anomaly (0/1).
+    """
+    check_output_path(output, force=force, inputs=[data, model_path])
+    estimator = load_model(model_path, device)
+    dtype = model_dtypes(estimator)
+    n_rows = flagged = 0
+    best = TopRows(top)
+    label_parts, score_parts, flag_parts = [], [], []
+    features = labels = None
+    with open_output(output) as handle:
+        for chunk in iter_table(data, chunksize=chunksize, dtype=dtype):
+            if features is None:
+                if label_column is not None:
+                    check_columns([label_column], chunk.columns, "--label-column")
+                features = model_features(estimator, chunk.columns, data, label_column)
+                names = result_names(chunk.columns)
+            check_model_values(estimator, chunk, features, data)
+            scores, flags = score_rows(estimator, model_input(estimator, chunk, features))
+            write_csv(with_results(chunk, names, scores, flags), handle, header=n_rows == 0)
+            n_rows += len(chunk)
+            flagged += int(flags.sum())
+            best.add(chunk, scores)
+            if label_column is not None:
+                label_parts.append(chunk[label_column].astype(object))
+                score_parts.append(scores)
+                flag_parts.append(flags)
+        if label_column is not None:
+            # Inside the output block: a bad label column must not leave a file behind.
+            all_labels = pd.concat(label_parts, ignore_index=True).rename(label_column)
+            labels = label_targets(all_labels, data)
+    lines = [
+        features_line(estimator, n_rows),
+        f"scored with {model_path} (trained {estimator.n_epochs_} epoch(s))",
+        threshold_line(estimator, flagged, n_rows),
+    ]
+    if labels is not None:
+        lines.append(label_report(labels, np.concatenate(score_parts), np.concatenate(flag_parts)))
+    if output is not None:
+        lines.append(f"wrote {os.fspath(output)}")
+    report(lines, quiet)
+    for line in best.lines(estimator, features, data):
+        click.echo(line, err=True)
