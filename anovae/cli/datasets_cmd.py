@@ -23,6 +23,8 @@ def datasets(as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    if not rows:
+        click.echo("no datasets registered (see 'anovae plugins')", err=True)
     width = max((len(row["name"]) for row in rows), default=0)
     for row in rows:
         click.echo(f"{row['name']:<{width}}  {row['description']}")

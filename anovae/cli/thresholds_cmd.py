@@ -47,6 +47,8 @@ def thresholds(as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=repr))
         return
+    if not rows:
+        click.echo("no threshold strategies registered (see 'anovae plugins')", err=True)
     for row in rows:
         needs = " [needs --label-column]" if row["supervised"] else ""
         click.echo(f"{row['name']}: {row['description']}{needs}")
