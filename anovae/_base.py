@@ -117,18 +117,24 @@ class BaseVAE(BaseEstimator):
             bernoulli_means,
             noise_std=self.noise_std,
         )
-        return VAEModule(
-            likelihood,
-            self.latent_dim,
-            hidden,
-            self.activation,
-            n_conditions=n_conditions,
-            condition_encoder=condition_encoder,
-        )
+        # torch initializes layers from its global generator on construction; fork it
+        # so that building a model leaves the user's random stream untouched (the real
+        # initialization comes from our own generator in reset_parameters).
+        with torch.random.fork_rng(devices=[]):
+            return VAEModule(
+                likelihood,
+                self.latent_dim,
+                hidden,
+                self.activation,
+                n_conditions=n_conditions,
+                condition_encoder=condition_encoder,
+            )
 
-    def _fit_network(self, X, conditions=None, n_conditions=0, condition_encoder=False):
-        """Fit codec and network. ``conditions``: (n, n_conditions) one-hot or None."""
-        frame = self._frame(X, reset=True)
+    def _fit_network(self, frame, conditions=None, n_conditions=0, condition_encoder=False):
+        """Fit codec and network on ``frame`` (from ``_frame(X, reset=True)``).
+
+        ``conditions``: (n, n_conditions) one-hot labels or None.
+        """
         self._codec = TabularCodec.fit(frame, self.likelihood)
         self.feature_kinds_ = {c["name"]: c["kind"] for c in self._codec.columns}
         encoded = self._codec.encode(frame)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy.special import logsumexp, softmax
-from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.base import ClassifierMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -15,7 +15,7 @@ from ._objectives import gaussian_kl
 from ._persistence import register_model_class
 
 
-class ConditionalVAE(ClassifierMixin, BaseVAE):
+class ConditionalVAE(ClassifierMixin, TransformerMixin, BaseVAE):
     """Conditional VAE (ID-CVAE): labels injected into the decoder.
 
     The decoder models p(x | z, c) for a class label c; the encoder models q(z | x),
@@ -142,25 +142,26 @@ device, random_state, verbose
                 "requires y to be passed, but the target y is None: "
                 "ConditionalVAE needs class labels; use anovae.VAE for unlabelled data"
             )
+        frame = self._frame(X, reset=True)
         y = column_or_1d(y, warn=True)
-        if len(y) and pd.isna(y).any():
-            raise ValueError(f"y contains missing labels (first at row {int(np.flatnonzero(pd.isna(y))[0])})")
+        if len(y) != len(frame):
+            raise ValueError(f"X has {len(frame)} rows but y has {len(y)} labels")
+        missing = pd.isna(y)
+        if missing.any():
+            raise ValueError(f"y contains missing labels (first at row {int(np.flatnonzero(missing)[0])})")
         check_classification_targets(y)
         self.classes_, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
         if len(self.classes_) < 2:
             raise ValueError(
                 f"ConditionalVAE needs at least 2 classes in y; got 1 class ({self.classes_[0]!r})"
             )
-        n_rows = X.shape[0] if hasattr(X, "shape") else len(X)
-        if len(codes) != n_rows:
-            raise ValueError(f"X has {n_rows} rows but y has {len(codes)} labels")
         if self.class_prior == "uniform":
             self.class_log_prior_ = np.full(len(self.classes_), -np.log(len(self.classes_)))
         else:
             self.class_log_prior_ = np.log(counts / counts.sum())
         onehot = np.eye(len(self.classes_), dtype=np.float32)[codes]
         self._fit_network(
-            X, conditions=onehot, n_conditions=len(self.classes_), condition_encoder=self.condition_encoder
+            frame, conditions=onehot, n_conditions=len(self.classes_), condition_encoder=self.condition_encoder
         )
         return self
 

@@ -78,7 +78,9 @@ class TabularCodec:
             if observed.size == 0:
                 raise DataError(f"column {name!r} has no observed value: every cell is empty")
             in_unit = observed.min() >= 0 and observed.max() <= 1
-            binary = np.isin(observed, (0.0, 1.0)).all()
+            # Both values must appear: a constant 0 column is no evidence of a 0/1
+            # feature, and a Bernoulli fit would then reject other values at scoring.
+            binary = np.isin(observed, (0.0, 1.0)).all() and np.unique(observed).size == 2
             if likelihood == BERNOULLI:
                 if not in_unit:
                     raise DataError(

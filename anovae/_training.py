@@ -118,7 +118,7 @@ def train(
         history.append(record)
         progress.update(record)
         if val is not None:
-            if val < best_loss - tol * max(1.0, abs(best_loss)):
+            if best_state is None or val < best_loss - tol * max(1.0, abs(best_loss)):
                 best_loss, stale = val, 0
                 best_state = copy.deepcopy(module.state_dict())
             else:

@@ -1,0 +1,268 @@
+"""The unsupervised VAE: behaviour a user relies on."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+from sklearn.utils._param_validation import InvalidParameterError
+
+from anovae import VAE
+from anovae.errors import AnovaeError, DataError, PluginError, TrainingError
+
+FAST = dict(max_epochs=15, hidden_layer_sizes=(32,), latent_dim=2, random_state=0)
+
+
+def correlated(n=400, seed=0):
+    """Rows near a 2-D plane in 6-D: a VAE can learn the structure."""
+    W = np.random.RandomState(42).normal(size=(2, 6))
+    rng = np.random.RandomState(seed)
+    z = rng.normal(size=(n, 2))
+    return z @ W + 0.1 * rng.normal(size=(n, 6))
+
+
+def mixed_frame(n=300, seed=0):
+    rng = np.random.RandomState(seed)
+    kind = rng.choice(["cam", "plug", "hub"], n)
+    power = np.where(kind == "cam", 5.0, np.where(kind == "plug", 50.0, 12.0)) + rng.normal(size=n)
+    frame = pd.DataFrame(
+        {
+            "power": power,
+            "temp": rng.normal(20, 2, n),
+            "kind": kind,
+            "online": rng.randint(0, 2, n),
+        }
+    )
+    frame.loc[[3, 10], "temp"] = np.nan
+    frame.loc[[5], "kind"] = None
+    return frame
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X = correlated()
+    return VAE(**FAST).fit(X), X
+
+
+def test_fit_returns_self_and_learned_attributes(fitted):
+    vae, X = fitted
+    assert vae.n_features_in_ == 6
+    assert vae.n_epochs_ == len(vae.history_) >= 1
+    assert set(vae.history_[0]) == {"epoch", "loss", "reconstruction", "kl", "val_loss", "seconds"}
+    assert vae.transform(X).shape == (len(X), 2)
+
+
+def test_scores_are_deterministic_across_calls_and_fits(fitted):
+    vae, X = fitted
+    first = vae.score_samples(X)
+    np.testing.assert_array_equal(first, vae.score_samples(X))
+    again = VAE(**FAST).fit(X)
+    np.testing.assert_array_equal(first, again.score_samples(X))
+    other_seed = VAE(**{**FAST, "random_state": 1}).fit(X)
+    assert not np.allclose(first, other_seed.score_samples(X))
+
+
+def test_no_global_seeding(fitted):
+    vae, X = fitted
+    torch.manual_seed(123)
+    np.random.seed(123)
+    expected_torch, expected_np = torch.rand(1), np.random.rand()
+    torch.manual_seed(123)
+    np.random.seed(123)
+    VAE(**{**FAST, "max_epochs": 2}).fit(X).score_samples(X)
+    assert torch.rand(1) == expected_torch
+    assert np.random.rand() == expected_np
+
+
+def test_kl_is_nonzero_at_defaults_and_beta_changes_the_model():
+    X = correlated()
+    default = VAE(random_state=0, max_epochs=30).fit(X)
+    assert default.history_[-1]["kl"] > 0.5, "the KL term must be active: this is a VAE, not an autoencoder"
+    heavy = VAE(random_state=0, max_epochs=30, beta=8.0).fit(X)
+    assert heavy.history_[-1]["kl"] < default.history_[-1]["kl"]
+    assert not np.allclose(default.score_samples(X), heavy.score_samples(X))
+
+
+def test_detects_rows_off_the_learned_structure():
+    X = correlated(600)
+    rng = np.random.RandomState(1)
+    outliers = rng.normal(scale=3.0, size=(30, 6))
+    vae = VAE(random_state=0, max_epochs=60).fit(X)
+    test = np.vstack([correlated(200, seed=2), outliers])
+    truth = np.r_[np.zeros(200), np.ones(30)]
+    assert roc_auc_score(truth, -vae.score_samples(test)) > 0.95
+    assert (vae.predict(outliers) == -1).mean() > 0.8
+
+
+def test_predict_and_decision_function_agree_with_offset(fitted):
+    vae, X = fitted
+    decision = vae.decision_function(X)
+    np.testing.assert_allclose(decision, vae.score_samples(X) - vae.offset_)
+    np.testing.assert_array_equal(vae.predict(X), np.where(decision < 0, -1, 1))
+
+
+def test_contamination_sets_the_share_flagged():
+    X = correlated()
+    vae = VAE(**FAST, contamination=0.1).fit(X)
+    assert vae.threshold_strategy_ is None
+    assert abs((vae.predict(X) == -1).mean() - 0.1) < 0.01
+
+
+def test_threshold_by_name_and_instance():
+    from anovae.thresholds import get_threshold_strategy
+
+    X = correlated()
+    by_name = VAE(**FAST, threshold="zscore").fit(X)
+    strategy = by_name.threshold_strategy_
+    assert by_name.offset_ == pytest.approx(-strategy.threshold_)
+    instance = get_threshold_strategy("zscore", k=1.0)
+    by_instance = VAE(**FAST, threshold=instance).fit(X)
+    assert not hasattr(instance, "threshold_"), "the user's strategy object must not be fitted in place"
+    assert (by_instance.predict(X) == -1).sum() > (by_name.predict(X) == -1).sum()
+
+
+def test_unknown_threshold_suggests_a_name():
+    with pytest.raises(PluginError, match="did you mean 'zscore'"):
+        VAE(**FAST, threshold="zscor").fit(correlated(50))
+
+
+def test_importance_weighted_bound_is_tighter_than_elbo(fitted):
+    vae, X = fitted
+    elbo = vae.score_samples(X)
+    iwae = VAE(**{**FAST, "n_importance_samples": 64, "n_mc_samples": 1}).fit(X).score_samples(X)
+    assert iwae.mean() > elbo.mean()
+
+
+def test_feature_scores_sum_to_the_negative_elbo(fitted):
+    vae, X = fitted
+    cells = vae.feature_scores(X)
+    assert cells.shape == X.shape
+    kl = vae._kl(vae._encode(X)[0])
+    np.testing.assert_allclose(cells.sum(axis=1) + kl, -vae.score_samples(X), rtol=1e-5, atol=1e-5)
+
+
+def test_feature_scores_point_at_the_broken_column():
+    X = correlated(600)
+    vae = VAE(random_state=0, max_epochs=60).fit(X)
+    row = X[:1].copy()
+    row[0, 4] += 8 * X[:, 4].std()
+    assert int(np.argmax(vae.feature_scores(row)[0])) == 4
+
+
+def test_dataframe_with_strings_and_missing_cells():
+    frame = mixed_frame()
+    vae = VAE(**FAST).fit(frame)
+    assert vae.feature_kinds_ == {"power": "gaussian", "temp": "gaussian", "kind": "categorical", "online": "bernoulli"}
+    scores = vae.score_samples(frame)
+    assert np.isfinite(scores).all()
+    cells = vae.feature_scores(frame)
+    assert list(cells.columns) == list(frame.columns)
+    assert np.isnan(cells.loc[3, "temp"]) and np.isnan(cells.loc[5, "kind"])
+    decoded = vae.inverse_transform(vae.transform(frame.head(4)))
+    assert list(decoded.columns) == list(frame.columns)
+    assert set(decoded["kind"]) <= {"cam", "plug", "hub"}
+    synthetic = vae.sample(50, random_state=0)
+    assert synthetic.shape == (50, 4)
+    assert set(synthetic["online"]) <= {0.0, 1.0}
+
+
+def test_unseen_category_makes_a_row_less_likely():
+    frame = mixed_frame()
+    vae = VAE(**{**FAST, "max_epochs": 40}).fit(frame)
+    rows = frame.iloc[[0, 1, 2]].copy()
+    seen = vae.score_samples(rows)
+    rows["kind"] = "toaster"
+    assert (vae.score_samples(rows) < seen).all()
+
+
+def test_missing_cells_at_scoring_use_observed_cells_only(fitted):
+    vae, X = fitted
+    holed = X[:5].copy()
+    holed[:, 0] = np.nan
+    scores = vae.score_samples(holed)
+    assert np.isfinite(scores).all()
+    assert np.isnan(vae.feature_scores(holed)[:, 0]).all()
+
+
+def test_column_mismatch_is_a_clear_error():
+    frame = mixed_frame()
+    vae = VAE(**{**FAST, "max_epochs": 2}).fit(frame)
+    with pytest.raises(ValueError, match="feature names"):
+        vae.score_samples(frame.rename(columns={"temp": "temperature"}))
+    with pytest.raises(ValueError, match="features"):
+        vae.score_samples(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"latent_dim": 0}, "'latent_dim' parameter of VAE must be an int in the range"),
+        ({"contamination": 0.7}, "'contamination' parameter of VAE must be"),
+        ({"likelihood": "poisson"}, "'likelihood' parameter of VAE must be a str among"),
+        ({"batch_size": 0}, "'batch_size' parameter"),
+        ({"optimizer": "sgd"}, "'optimizer' parameter"),
+    ],
+)
+def test_bad_parameters_use_sklearn_messages(params, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        VAE(**params).fit(correlated(20))
+
+
+def test_bernoulli_rejects_values_outside_unit_interval():
+    with pytest.raises(DataError, match="column 'x1' has values outside"):
+        VAE(likelihood="bernoulli").fit(np.c_[np.zeros(10), np.arange(10.0)])
+
+
+def test_infinite_values_are_rejected():
+    X = correlated(30)
+    X[4, 2] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        VAE(**FAST).fit(X)
+    frame = pd.DataFrame(X, columns=list("abcdef"))
+    with pytest.raises(DataError, match=r"column 'c' has an infinite value \(row 4\)"):
+        VAE(**FAST).fit(frame)
+
+
+def test_an_all_empty_column_is_rejected():
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [np.nan] * 3})
+    with pytest.raises(DataError, match="column 'b' has no observed value"):
+        VAE(**FAST).fit(frame)
+
+
+def test_divergence_raises_instead_of_returning_garbage(monkeypatch):
+    from anovae import _training
+
+    def broken(module, batch, eps, beta=1.0, condition=None):
+        out = module(batch, eps, condition)[0]
+        nan = out.sum() * float("nan")
+        return nan, nan, nan
+
+    monkeypatch.setattr(_training, "negative_elbo", broken)
+    with pytest.raises(TrainingError, match="diverged at epoch 1"):
+        VAE(**FAST).fit(correlated(50))
+
+
+def test_verbose_shows_progress(capsys):
+    VAE(**{**FAST, "max_epochs": 3, "early_stopping": False}, verbose=1).fit(correlated(50))
+    assert "epoch 3/3" in capsys.readouterr().err
+
+
+def test_cuda_requested_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(AnovaeError, match="CUDA is not available"):
+        VAE(**FAST, device="cuda").fit(correlated(20))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_fit_matches_api_and_returns_numpy():
+    X = correlated()
+    vae = VAE(**FAST, device="cuda").fit(X)
+    assert next(vae.module_.parameters()).is_cuda
+    scores = vae.score_samples(X)
+    assert isinstance(scores, np.ndarray) and np.isfinite(scores).all()
+    np.testing.assert_array_equal(scores, vae.score_samples(X))
+    cpu = VAE(**FAST, device="cpu").fit(X)
+    # Same seed, different device: same model up to floating-point differences.
+    assert np.corrcoef(scores, cpu.score_samples(X))[0, 1] > 0.9
