@@ -153,7 +153,7 @@ device, random_state, verbose
         self.classes_, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"ConditionalVAE needs at least 2 classes in y; got 1 class ({self.classes_[0]!r})"
+                f"ConditionalVAE needs at least 2 classes in y; got 1 class ({_plain(self.classes_[0])!r})"
             )
         if self.class_prior == "uniform":
             self.class_log_prior_ = np.full(len(self.classes_), -np.log(len(self.classes_)))
@@ -174,7 +174,9 @@ device, random_state, verbose
         index = np.clip(index, 0, len(self.classes_) - 1)
         unknown = self.classes_[index] != y
         if unknown.any():
-            raise ValueError(f"unknown class label {y[np.flatnonzero(unknown)[0]]!r}; known: {list(self.classes_)}")
+            label = y[np.flatnonzero(unknown)[0]]
+            known = ", ".join(repr(c) for c in self.classes_.tolist())
+            raise ValueError(f"unknown class label {_plain(label)!r}; known: {known}")
         return np.eye(len(self.classes_), dtype=np.float32)[index]
 
     def class_log_likelihoods(self, X):
@@ -286,6 +288,10 @@ device, random_state, verbose
         z = torch.randn(n_samples, self.latent_dim, generator=generator).numpy()
         rows = self._decode_latent(z, condition=onehot, draw=generator)
         return self._output(rows, False), np.asarray(y)
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 register_model_class(ConditionalVAE)
