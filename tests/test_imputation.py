@@ -18,9 +18,9 @@ from anovae._plugins import get_plugin_manager, lookup, registrations
 from anovae_imputation import CVAEImputer, VAEImputer
 from conftest import requires_data
 
-# Small models: a few hundred optimizer steps are enough for data this simple, and
-# early stopping is off because on a few hundred rows an epoch is only a few steps
-# and the initial plateau outlasts its patience.
+# Small models trained for a fixed number of epochs: a few hundred optimizer steps
+# are enough for data this simple, and without a validation split the run is short
+# and its length predictable.
 FAST = {"batch_size": 50, "early_stopping": False}
 
 
@@ -451,3 +451,176 @@ def test_protocol_type_is_recovered_on_a_slice_of_nsl_kdd():
     cvae = CVAEImputer(estimator=model, columns=["protocol_type"], random_state=0)
     recovered = cvae.fit(scaled(train)).transform(hidden)["protocol_type"].astype(str)
     assert majority < 0.85 and (recovered.to_numpy() == truth).mean() > 0.93
+
+
+# --- anovae impute ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run_cli():
+    """Invoke ``anovae`` with the plugin's ``impute`` command, as installed."""
+    import click
+    from click.testing import CliRunner
+
+    from anovae.cli import cli
+    from anovae_imputation._cli import impute
+
+    manager = get_plugin_manager()
+    registered = manager.get_plugin("imputation") is not None
+    if not registered:
+        manager.register(anovae_imputation, name="imputation")
+    added = cli.get_command(click.Context(cli), "impute") is None
+    if added:  # plugin commands were loaded before the plugin was registered
+        cli.add_command(impute)
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["impute", *map(str, args)])
+
+    yield run
+    if added:
+        cli.commands.pop("impute", None)
+        getattr(cli, "_owners", {}).pop("impute", None)
+    if not registered:
+        manager.unregister(name="imputation")
+
+
+@pytest.fixture
+def table(tmp_path):
+    """A CSV with an id, a '?'-marked numeric column, a text column and an integer one."""
+    rng = np.random.RandomState(0)
+    factors = rng.normal(size=(200, 2))
+    frame = pd.DataFrame(
+        {
+            "id": [f"r{i:03d}" for i in range(200)],
+            "a": factors[:, 0],
+            "b": 2 * factors[:, 0] + factors[:, 1],
+            "c": factors[:, 1],
+            "kind": np.where(factors[:, 0] > 0, "hi", "lo"),
+            "n": rng.randint(0, 5, 200),
+        }
+    ).astype(object)
+    frame.loc[::7, "a"] = "?"
+    frame.loc[::5, "kind"] = None
+    frame.loc[::11, "n"] = None
+    path = tmp_path / "in.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def lines_of(path):
+    return path.read_text().splitlines()
+
+
+def test_impute_fills_every_missing_cell_and_reports_per_column(run_cli, table, tmp_path):
+    out = tmp_path / "out.csv"
+    result = run_cli(table, "-o", out, "--na-values", "?", "--exclude", "id", "--epochs", 3, "-q")
+    assert result.exit_code == 0, result.output
+    assert result.output == ""  # --quiet
+    result = run_cli(table, "-o", out, "--na-values", "?", "--exclude", "id", "--epochs", 3, "--force")
+    assert result.exit_code == 0, result.output
+    assert "filled 88 missing cell(s) in 3 column(s):" in result.output
+    assert "  a: 29 of 29" in result.output and "  kind: 40 of 40" in result.output
+    assert "  n: 19 of 19" in result.output and f"wrote {out}" in result.output
+    before, after = lines_of(table), lines_of(out)
+    assert after[0] == before[0] and len(after) == len(before)
+    filled = pd.read_csv(out)
+    assert filled.drop(columns="id").notna().all().all()
+    assert set(filled["kind"]) == {"hi", "lo"} and filled["n"].dtype == np.int64
+    # Observed cells are written back exactly as they were read, field by field.
+    for old, new in zip(before[1:], after[1:]):
+        for a, b in zip(old.split(","), new.split(",")):
+            assert a in ("", "?") or a == b
+
+
+def test_impute_is_repeatable_with_a_seed(run_cli, table, tmp_path):
+    first, second = tmp_path / "1.csv", tmp_path / "2.csv"
+    for out in (first, second):
+        assert run_cli(table, "-o", out, "--na-values", "?", "--exclude", "id", "--epochs", 2).exit_code == 0
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_impute_columns_fills_only_those(run_cli, table, tmp_path):
+    out = tmp_path / "out.csv"
+    result = run_cli(table, "-o", out, "--na-values", "?", "--exclude", "id", "--columns", "kind", "--epochs", 2)
+    assert result.exit_code == 0, result.output
+    assert "filled 40 missing cell(s) in 1 column(s):" in result.output
+    assert "left missing: a 29, n 19" in result.output
+    filled = pd.read_csv(out)
+    assert filled["kind"].notna().all() and filled["a"].isna().sum() == 29
+
+
+def test_impute_cvae_recovers_text_columns(run_cli, table, tmp_path):
+    out = tmp_path / "out.csv"
+    result = run_cli(table, "-o", out, "--na-values", "?", "--exclude", "id", "--method", "cvae", "--epochs", 2)
+    assert result.exit_code == 0, result.output
+    assert "trained 1 conditional VAE(s) on 200 rows" in result.output
+    assert "  kind: 40 of 40" in result.output and "left missing: a 29, n 19" in result.output
+    assert pd.read_csv(out)["kind"].notna().all()
+
+
+def test_impute_without_missing_cells_copies_the_table(run_cli, tmp_path):
+    source = tmp_path / "full.csv"
+    source.write_text("x,y\n1,a\n2,b\n")
+    out = tmp_path / "out.csv"
+    result = run_cli(source, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "no missing cell to fill; the table is copied unchanged" in result.output
+    assert out.read_text() == source.read_text()
+
+
+def test_impute_refuses_to_replace_output_without_force(run_cli, table, tmp_path):
+    out = tmp_path / "out.csv"
+    out.write_text("keep me\n")
+    result = run_cli(table, "-o", out, "--epochs", 1)
+    assert result.exit_code == 1
+    assert f"{out}: already exists; pass --force to replace it" in result.output
+    assert out.read_text() == "keep me\n"
+
+
+def test_impute_never_overwrites_its_input(run_cli, table):
+    before = table.read_bytes()
+    result = run_cli(table, "-o", table, "--force")
+    assert result.exit_code == 2
+    assert "anovae never overwrites its input" in result.output
+    assert table.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--columns", "kindd"], 2, "no column 'kindd'; did you mean 'kind'?"),
+        (["--exclude", "nope"], 2, "no column 'nope'"),
+        (["--columns", "kind", "--exclude", "kind"], 2, "column 'kind' is also given to --exclude"),
+        (["--method", "cvae", "--columns", "c"], 2, "column 'c' is numeric; --method cvae recovers text"),
+        (["--method", "knn"], 2, "'knn' is not one of 'vae', 'cvae'"),
+        (["--epochs", "0"], 2, "0 is not in the range x>=1"),
+    ],
+)
+def test_impute_bad_options_are_usage_errors(run_cli, table, tmp_path, args, code, message):
+    out = tmp_path / "out.csv"
+    result = run_cli(table, "-o", out, *args)
+    assert result.exit_code == code
+    assert message in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no such file"),
+        ("", "the file is empty"),
+        ("x,y\n1,2\n3,inf\n", "column 'y' has an infinite value on line 3"),
+        ("x,y\n1,\n3,\n", "column 'y' is empty in every row"),
+        ("x,y\n1,2,3\n", "line 2 has more fields than the header"),
+    ],
+)
+def test_impute_bad_data_fails_in_one_line_without_output(run_cli, tmp_path, content, message):
+    source = tmp_path / "in.csv"
+    if content is not None:
+        source.write_text(content)
+    out = tmp_path / "out.csv"
+    result = run_cli(source, "-o", out)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert result.output.count("\n") == 1 and result.output.startswith("Error: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["in.csv"] if content is not None else [])
