@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import anovae
 from anovae._plugins import get_plugin_manager, registrations
-from anovae.errors import DataError, PluginError
+from anovae.errors import DataError, ModelFileError, PluginError
 from conftest import requires_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -322,8 +322,9 @@ def third_party_backends(plugin):
 
     manager = get_plugin_manager()
     manager.register(OtherPlugin, name="other-backends")
-    yield
-    manager.unregister(name="other-backends")
+    yield manager
+    if manager.get_plugin("other-backends") is not None:
+        manager.unregister(name="other-backends")
 
 
 def test_third_party_backends_work_like_builtin_ones(plugin, third_party_backends):
@@ -337,6 +338,15 @@ def test_third_party_backends_work_like_builtin_ones(plugin, third_party_backend
         plugin.ImageVAE(backend="odd", preset="conv", max_epochs=1).fit(data)
     with pytest.raises(PluginError, match="backend 'poisson' declares likelihood 'poisson'"):
         plugin.ImageVAE(backend="poisson", max_epochs=1).fit(np.zeros((5, 16)))
+
+
+def test_loading_a_model_whose_backend_is_gone_says_so(plugin, third_party_backends, tmp_path):
+    data = np.random.RandomState(0).rand(30, 6, 6)
+    model = plugin.ImageVAE(backend="odd", latent_dim=2, max_epochs=1, random_state=0).fit(data)
+    path = anovae.save(model, tmp_path / "odd.anovae")
+    third_party_backends.unregister(name="other-backends")
+    with pytest.raises(ModelFileError, match="the model needs image backend 'odd': unknown image"):
+        anovae.load(path)
 
 
 def test_save_load_round_trip(plugin, tmp_path):

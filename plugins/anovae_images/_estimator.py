@@ -16,7 +16,7 @@ from anovae._device import resolve_device
 from anovae._objectives import elbo_terms, iwae_bound
 from anovae._persistence import load_module_arrays, module_arrays, register_model_class
 from anovae._training import OPTIMIZERS, train
-from anovae.errors import DataError, PluginError
+from anovae.errors import ModelFileError, PluginError
 
 from ._backends import LIKELIHOODS, get_backend
 from ._networks import PRESETS, build_module
@@ -440,11 +440,14 @@ class ImageVAE(TransformerMixin, BaseEstimator):
             # A model trained on a GPU must still load where there is none.
             params["device"] = "cpu"
         estimator = cls(**params)
-        backend, _ = estimator._resolve_backend()
+        try:
+            backend, _ = estimator._resolve_backend()
+        except PluginError as exc:
+            raise ModelFileError(f"the model needs image backend {estimator.backend!r}: {exc}") from None
         if list(backend.shape) != list(meta["image_shape"]):
-            raise DataError(
-                f"backend {estimator.backend!r} now has images of shape {tuple(backend.shape)}; "
-                f"the model was trained on {tuple(meta['image_shape'])}"
+            raise ModelFileError(
+                f"image backend {estimator.backend!r} now has images of shape "
+                f"{tuple(backend.shape)}; the model was trained on {tuple(meta['image_shape'])}"
             )
         module = build_module(backend, estimator.preset, estimator.latent_dim, estimator.noise_std)
         estimator.module_ = load_module_arrays(module, arrays).eval()
