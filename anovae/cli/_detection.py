@@ -287,10 +287,16 @@ def report(lines, quiet):
 
 
 def features_line(estimator, n_rows):
-    kinds = list(getattr(estimator, "feature_kinds_", {}).values())
-    categorical = kinds.count(CATEGORICAL)
-    numeric = len(kinds) - categorical
-    return f"{n_rows} rows, {len(kinds)} features ({numeric} numeric, {categorical} categorical)"
+    """Rows and the features used, so a user can see what --exclude left in."""
+    kinds = getattr(estimator, "feature_kinds_", {})
+    categorical = [name for name, kind in kinds.items() if kind == CATEGORICAL]
+    numeric = len(kinds) - len(categorical)
+    names = list(kinds)
+    shown = ", ".join(names[:12]) + (f", ... ({len(names) - 12} more)" if len(names) > 12 else "")
+    return (
+        f"{n_rows} rows, {len(kinds)} features ({numeric} numeric, {len(categorical)} "
+        f"categorical): {shown}"
+    )
 
 
 def training_line(estimator, seconds):

@@ -54,6 +54,7 @@ def device_option(default="auto"):
     return click.option(
         "--device",
         default=default,
+        metavar="DEVICE",
         show_default=default is not None,
         callback=_check_device,
         help="Torch device: 'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'...",
@@ -90,12 +91,14 @@ _OPTIONS = [
     click.option(
         "--contamination",
         type=click.FloatRange(0, 0.5, min_open=True),
+        metavar="FLOAT",
         help="Expected share of anomalies, in (0, 0.5]: flag that share of the "
         "training rows. An alternative to --threshold.",
     ),
     click.option(
         "--epochs",
         type=click.IntRange(min=1),
+        metavar="N",
         default=100,
         show_default=True,
         help="Maximum training epochs (training stops early when it stalls).",
@@ -103,6 +106,7 @@ _OPTIONS = [
     click.option(
         "--latent-dim",
         type=click.IntRange(min=1),
+        metavar="N",
         default=8,
         show_default=True,
         help="Dimension of the VAE's latent space.",
@@ -111,6 +115,7 @@ _OPTIONS = [
     click.option(
         "--seed",
         type=int,
+        metavar="INT",
         default=0,
         show_default=True,
         help="Random seed: the same data and seed give the same scores.",

@@ -1,6 +1,7 @@
 """``anovae detect``: train a VAE on a table and flag its anomalous rows, in one step."""
 
 import contextlib
+import os
 
 import click
 
@@ -67,7 +68,7 @@ def detect(ctx, data, output, training, model_out, model_path, top, quiet, force
         )
     check_output_path(output, force=force, inputs=[data, model_path])
     check_output_path(model_out, force=force, inputs=[data], option="--model-out")
-    if output is not None and model_out is not None and output == model_out:
+    if output and model_out and os.path.abspath(output) == os.path.abspath(model_out):
         raise click.BadParameter("is the same file as -o", param_hint="'--model-out'")
 
     estimator = None
