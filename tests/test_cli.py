@@ -49,6 +49,18 @@ def tiny_frame(n=40, seed=0):
     )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    # Tiny models train faster on one thread, and on a busy shared machine
+    # torch's spinning worker threads can make them many times slower.
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def data(tmp_path):
     path = tmp_path / "data.csv"
@@ -496,7 +508,7 @@ def executable():
 
 
 def run(*args, env=None, **kwargs):
-    environment = {**os.environ, **(env or {})}
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run([executable(), *map(str, args)], capture_output=True, text=True,
                           env=environment, timeout=120, **kwargs)
 
