@@ -15,13 +15,13 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._device import resolve_device
+from ._device import cpu_threads, resolve_device, training_threads
 from ._likelihoods import Batch, TabularLikelihood
 from ._networks import ACTIVATIONS, VAEModule
 from ._objectives import elbo_terms, gaussian_kl, iwae_bound
 from ._persistence import load_module_arrays, module_arrays
 from ._tabular import BERNOULLI, GAUSSIAN, TabularCodec
-from ._training import OPTIMIZERS, train
+from ._training import OPTIMIZERS, PRECISIONS, train
 from .errors import DataError
 
 # Upper bound on the floats one scoring chunk materializes (samples x rows x width):
@@ -64,6 +64,8 @@ class BaseVAE(BaseEstimator):
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "n_mc_samples": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
+        "compile": ["boolean"],
+        "precision": [StrOptions(set(PRECISIONS))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -171,10 +173,17 @@ class BaseVAE(BaseEstimator):
                     cell, kl = elbo_terms(module, val_data, val_eps, val_cond)
                     return float((self.beta * kl - cell.sum(-1)).mean())
 
-        self.history_ = train(
+        with cpu_threads(device, training_threads(module, self.batch_size)):
+            self.history_ = self._train(module, data, condition_rows(train_rows), validation_loss, device, train_seed)
+        self.module_ = module
+        self.n_epochs_ = len(self.history_)
+        return encoded
+
+    def _train(self, module, data, conditions, validation_loss, device, seed):
+        return train(
             module,
             data,
-            conditions=condition_rows(train_rows),
+            conditions=conditions,
             validation_loss=validation_loss,
             beta=self.beta,
             max_epochs=self.max_epochs,
@@ -184,12 +193,11 @@ class BaseVAE(BaseEstimator):
             weight_decay=self.weight_decay,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
-            generator=torch.Generator(device=device).manual_seed(train_seed),
+            generator=torch.Generator(device=device).manual_seed(seed),
             verbose=self.verbose,
+            compile_step=self.compile,
+            precision=self.precision,
         )
-        self.module_ = module
-        self.n_epochs_ = len(self.history_)
-        return encoded
 
     # ---- scoring -------------------------------------------------------------------
     def _draws(self, shape, device):

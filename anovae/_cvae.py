@@ -37,7 +37,7 @@ class ConditionalVAE(ClassifierMixin, TransformerMixin, BaseVAE):
     latent_dim, hidden_layer_sizes, activation, likelihood, noise_std, beta, \
 max_epochs, batch_size, learning_rate, optimizer, weight_decay, early_stopping, \
 validation_fraction, n_iter_no_change, tol, n_importance_samples, n_mc_samples, \
-device, random_state, verbose
+device, compile, precision, random_state, verbose
         As in :class:`anovae.VAE` (same defaults).
 
     Attributes
@@ -98,6 +98,8 @@ device, random_state, verbose
         condition_encoder=False,
         class_prior="fit",
         device="auto",
+        compile=False,
+        precision="float32",
         random_state=None,
         verbose=0,
     ):
@@ -121,6 +123,8 @@ device, random_state, verbose
         self.condition_encoder = condition_encoder
         self.class_prior = class_prior
         self.device = device
+        self.compile = compile
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 

@@ -68,6 +68,11 @@ def save(estimator, path):
                 buffer = io.BytesIO()
                 np.save(buffer, array, allow_pickle=False)
                 archive.writestr(_ARRAYS + name + ".npy", buffer.getvalue())
+        # mkstemp creates the file readable by its owner only; give it the mode an
+        # ordinary new file would get under the user's umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -149,7 +149,10 @@ def lookup(kind, name):
     noun = KINDS[kind][1]
     close = difflib.get_close_matches(name, list(found), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    known = ", ".join(sorted(found)) or "none (no plugin registers any)"
+    known = ", ".join(sorted(found)) or (
+        "none (no plugin registers any"
+        + (f"; {ENV_ALLOW}={os.environ[ENV_ALLOW]!r} may exclude the built-in ones)" if ENV_ALLOW in os.environ else ")")
+    )
     raise PluginError(f"unknown {noun} {name!r}{hint} Available: {known}")
 
 

@@ -83,6 +83,12 @@ class VAE(OutlierMixin, TransformerMixin, BaseVAE):
         instance; when given it sets ``offset_`` and overrides ``contamination``.
     device : str or torch.device, default="auto"
         ``"auto"`` uses CUDA when available. Results always come back as NumPy.
+    compile : bool, default=False
+        Compile the training step with ``torch.compile``: a one-off cost of seconds
+        to a minute that pays off on long runs, mostly on a GPU.
+    precision : {"float32", "bf16"}, default="float32"
+        ``"bf16"`` trains under bfloat16 autocast (mixed precision; for GPUs with
+        bf16 matrix units). Scoring always runs in float32.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialization, shuffling, the validation split and the fixed
         scoring draws. No global seed is touched.
@@ -162,6 +168,8 @@ class VAE(OutlierMixin, TransformerMixin, BaseVAE):
         contamination="auto",
         threshold=None,
         device="auto",
+        compile=False,
+        precision="float32",
         random_state=None,
         verbose=0,
     ):
@@ -185,12 +193,21 @@ class VAE(OutlierMixin, TransformerMixin, BaseVAE):
         self.contamination = contamination
         self.threshold = threshold
         self.device = device
+        self.compile = compile
+        self.precision = precision
         self.random_state = random_state
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Fit the VAE on X (array or DataFrame); ``y`` is ignored.
+        """Fit the VAE on X (array or DataFrame).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,), default=None
+            Ignored by the model itself (training is unsupervised). Passed to a
+            supervised threshold strategy (such as ``"f1"``) with 1 = anomaly.
 
         Returns
         -------
@@ -198,17 +215,17 @@ class VAE(OutlierMixin, TransformerMixin, BaseVAE):
         """
         encoded = self._fit_network(self._frame(X, reset=True))
         scores = self._log_likelihood_bound(encoded)
-        self._set_offset(scores)
+        self._set_offset(scores, y)
         return self
 
-    def _set_offset(self, scores):
+    def _set_offset(self, scores, y=None):
         if self.threshold is None and self.contamination != "auto":
             self.threshold_strategy_ = None
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
             return
         spec = self.threshold if self.threshold is not None else DEFAULT_THRESHOLD
         strategy = get_threshold_strategy(spec)
-        strategy.fit(-scores)
+        strategy.fit(-scores, y if getattr(strategy, "supervised", False) else None)
         self.threshold_strategy_ = strategy
         self.offset_ = -float(strategy.threshold_)
 
