@@ -60,7 +60,7 @@ START = pd.Timestamp("2024-03-04T00:00:00")
 COLUMNS = [
     "timestamp", "device_id", "device_type", "temperature_c", "humidity_pct",
     "voltage_v", "current_a", "power_w", "cpu_pct", "packets_out", "bytes_out",
-    "rssi_dbm", "uptime_h", "is_anomaly", "anomaly_type",
+    "rssi_dbm", "uptime_h", "label", "anomaly_type",
 ]
 
 
@@ -192,7 +192,7 @@ def simulate_normal(rng: np.random.Generator, fleet: pd.DataFrame, sched: pd.Dat
     df["bytes_out"] = bytes_out
     df["rssi_dbm"] = rssi
     df["uptime_h"] = uptime
-    df["is_anomaly"] = 0
+    df["label"] = 0
     df["anomaly_type"] = "none"
     return df
 
@@ -315,7 +315,7 @@ def generate(seed: int, rows: int) -> pd.DataFrame:
     chosen["type_mimicry"] = pick(rng, free, per_kind)
     inject_type_mimicry(rng, df, chosen["type_mimicry"], fleet)
     for kind in ANOMALY_KINDS:
-        df.loc[chosen[kind], "is_anomaly"] = 1
+        df.loc[chosen[kind], "label"] = 1
         df.loc[chosen[kind], "anomaly_type"] = kind
 
     hum_protect = np.zeros(len(df), dtype=bool)
