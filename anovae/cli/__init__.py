@@ -94,7 +94,7 @@ def cli(debug):
     \b
     First run:
       anovae detect datasets/iot_sample.csv --exclude timestamp \\
-        --exclude device_id --exclude anomaly_type --label-column is_anomaly --top 5
+        --exclude device_id --exclude anomaly_type --label-column label --top 5
     """
 
 

@@ -53,7 +53,7 @@ def detect(ctx, data, output, training, model_out, model_path, top, quiet, force
     Example:
       anovae detect datasets/iot_sample.csv -o scored.csv \\
         --exclude timestamp --exclude device_id --exclude anomaly_type \\
-        --label-column is_anomaly --top 5
+        --label-column label --top 5
     """
     if model_path is not None:
         for name in _TRAINING_ONLY:
