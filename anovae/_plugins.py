@@ -91,10 +91,12 @@ def _call_each(hook_name, **kwargs):
     """Call every implementation of a hook separately, isolating failures.
 
     Yields the plugin name before each call so callers can attribute what it does.
+    Plugins are called in registration order, so on a name clash the one loaded
+    first (the built-ins come first) keeps the name.
     """
     manager = get_plugin_manager()
     hook = getattr(manager.hook, hook_name)
-    for impl in reversed(hook.get_hookimpls()):
+    for impl in hook.get_hookimpls():
         yield impl.plugin_name
         try:
             impl.function(**kwargs)
