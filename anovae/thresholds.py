@@ -12,10 +12,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from .errors import DataError
 
-__all__ = ["ThresholdStrategy", "get_threshold_strategy", "available_thresholds"]
+__all__ = ["ThresholdStrategy", "check_scores", "get_threshold_strategy", "available_thresholds"]
 
 
-def _as_scores(scores):
+def check_scores(scores):
+    """Return ``scores`` as a finite 1-D float array, or raise :class:`DataError`."""
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if scores.size == 0:
         raise DataError("no scores to threshold: the input is empty")
@@ -43,7 +44,7 @@ class ThresholdStrategy(BaseEstimator):
     supervised = False
 
     def fit(self, scores, y=None):
-        scores = _as_scores(scores)
+        scores = check_scores(scores)
         if y is not None:
             y = np.asarray(y).ravel()
             if y.shape[0] != scores.shape[0]:
@@ -57,7 +58,7 @@ class ThresholdStrategy(BaseEstimator):
 
     def predict(self, scores):
         check_is_fitted(self, "threshold_")
-        return (_as_scores(scores) > self.threshold_).astype(np.int64)
+        return (check_scores(scores) > self.threshold_).astype(np.int64)
 
     def fit_predict(self, scores, y=None):
         return self.fit(scores, y).predict(scores)

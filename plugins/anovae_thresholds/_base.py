@@ -4,21 +4,6 @@ import numpy as np
 from sklearn.base import _fit_context
 
 from anovae import ThresholdStrategy
-from anovae.errors import DataError
-
-
-def check_scores(scores):
-    """Return ``scores`` as a finite 1-D float array, or raise :class:`DataError`.
-
-    The core checks the scores given to ``fit`` and ``predict``; this check is for
-    the extra methods a strategy adds (such as ``pvalues``), with the same wording.
-    """
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    if scores.size == 0:
-        raise DataError("no scores to threshold: the input is empty")
-    if not np.all(np.isfinite(scores)):
-        raise DataError("anomaly scores contain NaN or infinite values")
-    return scores
 
 
 class BuiltinStrategy(ThresholdStrategy):

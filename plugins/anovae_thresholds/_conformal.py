@@ -8,7 +8,9 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BuiltinStrategy, check_scores
+from anovae.thresholds import check_scores
+
+from ._base import BuiltinStrategy
 
 
 class FPRThreshold(BuiltinStrategy):
