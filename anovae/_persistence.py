@@ -45,7 +45,7 @@ def register_model_class(cls):
 def save(estimator, path):
     """Write a fitted estimator to ``path`` (replaced atomically)."""
     kind = getattr(type(estimator), "_anovae_model_kind", None)
-    if kind not in _known_kinds():
+    if kind not in _known_kinds(kind):
         raise ModelFileError(f"{type(estimator).__name__} cannot be saved by anovae.save")
     meta, arrays = estimator._anovae_state()
     header = {
@@ -106,7 +106,7 @@ def load(path):
                 f"(this anovae reads version {FORMAT_VERSION})"
             )
         kind = header.get("kind")
-        if kind not in _known_kinds():
+        if not isinstance(kind, str) or kind not in _known_kinds(kind):
             raise ModelFileError(f"{path}: unknown model kind {kind!r}")
         arrays = {}
         for name in archive.namelist():
@@ -124,9 +124,17 @@ def load(path):
         raise ModelFileError(f"{path}: corrupt anovae model file ({type(exc).__name__}: {exc})") from None
 
 
-def _known_kinds():
+def _known_kinds(kind=None):
+    """Registered model kinds; plugins are loaded when ``kind`` is not among them.
+
+    Only the registered classes can be built: the file names a kind, never code.
+    """
     if not _kinds:
         from . import _cvae, _vae  # noqa: F401 - registers the core kinds
+    if kind is not None and kind not in _kinds:
+        from ._plugins import get_plugin_manager
+
+        get_plugin_manager()  # importing installed plugins registers their kinds
     return _kinds
 
 

@@ -108,7 +108,7 @@ def train(
     loss_fn = make_loss(module, beta, compile_step)
     autocast_dtype = PRECISIONS[precision]
     n = len(data)
-    device = data.num.device
+    device = generator.device
     latent_dim = module.latent_dim
     history = []
     progress = Progress(verbose, max_epochs)
@@ -134,7 +134,7 @@ def train(
         if not all(map(_finite, (loss_sum, recon_sum, kl_sum))):
             raise TrainingError(
                 f"training diverged at epoch {epoch}: the loss is not finite; "
-                "lower learning_rate or standardize extreme columns"
+                "try a lower learning_rate"
             )
         val = None
         if validation_loss is not None:

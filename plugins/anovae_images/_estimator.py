@@ -39,11 +39,6 @@ class _Pixels:
         self.dynamic = dynamic
         self.generator = generator
 
-    @property
-    def num(self):
-        # The core loop reads the device from ``data.num``.
-        return self.grey
-
     def __len__(self):
         return self.grey.shape[0]
 
