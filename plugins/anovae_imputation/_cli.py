@@ -5,7 +5,7 @@ import time
 import click
 import pandas as pd
 
-from anovae import VAE, ConditionalVAE
+from anovae import ConditionalVAE
 from anovae.cli._io import (
     check_columns,
     check_finite,
@@ -19,7 +19,7 @@ from anovae.cli._options import device_option
 from anovae.errors import DataError
 
 from ._cvae_imputer import CVAEImputer
-from ._vae_imputer import VAEImputer
+from ._vae_imputer import VAEImputer, default_estimator
 
 
 @click.command()
@@ -172,8 +172,7 @@ def _choose_columns(frame, columns, exclude, method, path):
 def _imputer(method, targets, epochs, seed, device, quiet):
     common = dict(max_epochs=epochs, device=device, verbose=0 if quiet else 1)
     if method == "vae":
-        # The detection threshold is unused here: a fixed share skips fitting one.
-        model = VAE(contamination=0.1, **common)
+        model = default_estimator(**common)
         return VAEImputer(estimator=model, columns=targets, random_state=seed)
     return CVAEImputer(estimator=ConditionalVAE(**common), columns=targets, random_state=seed)
 
