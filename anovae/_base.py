@@ -50,8 +50,9 @@ class BaseVAE(BaseEstimator):
         "hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "likelihood": [StrOptions({"auto", "gaussian", "bernoulli"})],
-        "noise_std": [None, Interval(Real, 0, None, closed="neither")],
+        "noise_std": [StrOptions({"column", "cell"}), Interval(Real, 0, None, closed="neither")],
         "beta": [Interval(Real, 0, None, closed="left")],
+        "trim_fraction": [Interval(Real, 0, 1, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -169,9 +170,13 @@ class BaseVAE(BaseEstimator):
             val_eps = self._draws((1, 1, self.latent_dim), device)
 
             def validation_loss():
+                # The objective being trained, trimmed alike, so that early stopping
+                # does not wait for the rows training deliberately ignores.
                 with torch.inference_mode():
                     cell, kl = elbo_terms(module, val_data, val_eps, val_cond)
-                    return float((self.beta * kl - cell.sum(-1)).mean())
+                    per_row = self.beta * kl - cell.sum(-1)
+                    keep = max(1, int(round(len(per_row) * (1.0 - self.trim_fraction))))
+                    return float(per_row.sort().values[:keep].mean())
 
         with cpu_threads(device, training_threads(module, self.batch_size)):
             self.history_ = self._train(module, data, condition_rows(train_rows), validation_loss, device, train_seed)
@@ -197,6 +202,7 @@ class BaseVAE(BaseEstimator):
             verbose=self.verbose,
             compile_step=self.compile,
             precision=self.precision,
+            trim_fraction=self.trim_fraction,
         )
 
     # ---- scoring -------------------------------------------------------------------

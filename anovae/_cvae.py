@@ -31,6 +31,9 @@ class ConditionalVAE(ClassifierMixin, TransformerMixin, BaseVAE):
     condition_encoder : bool, default=False
         Also feed the label to the encoder. The paper conditions the decoder only,
         which lets one encoding serve every candidate label.
+    trim_fraction : float in [0, 1), default=0.0
+        As in :class:`anovae.VAE`, but off by default: a classifier must learn
+        its rare classes, not trim them away.
     class_prior : {"fit", "uniform"}, default="fit"
         log p(c) used by ``predict``/``predict_proba``/marginal scores: training
         frequencies or uniform (pure best reconstruction).
@@ -82,8 +85,9 @@ device, compile, precision, random_state, verbose
         hidden_layer_sizes=(64, 32),
         activation="relu",
         likelihood="auto",
-        noise_std=None,
+        noise_std="column",
         beta=1.0,
+        trim_fraction=0.0,
         max_epochs=100,
         batch_size=100,
         learning_rate=1e-3,
@@ -109,6 +113,7 @@ device, compile, precision, random_state, verbose
         self.likelihood = likelihood
         self.noise_std = noise_std
         self.beta = beta
+        self.trim_fraction = trim_fraction
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate

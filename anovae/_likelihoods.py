@@ -42,9 +42,10 @@ class TabularLikelihood(nn.Module):
         Slots per categorical column.
     bernoulli_means : sequence of float
         Training means of the Bernoulli columns, used for missing inputs.
-    noise_std : float or None
-        Fixed standard deviation of the Gaussian columns (standardized units); None
-        lets the decoder output a per-cell log-variance.
+    noise_std : "column", "cell" or float
+        Standard deviation of the Gaussian columns (standardized units): one learned
+        value per column, shared by all rows (a calibrated decoder, Rybkin et al.
+        2021); a per-cell value output by the decoder; or a fixed number.
     min_log_var, max_log_var : float
         Bounds of a learned log-variance; without a floor a Gaussian decoder can
         shrink its variance on one row without limit and the likelihood diverges.
@@ -56,7 +57,7 @@ class TabularLikelihood(nn.Module):
         n_bernoulli,
         n_categories,
         bernoulli_means=(),
-        noise_std=None,
+        noise_std=1.0,
         min_log_var=-6.0,
         max_log_var=4.0,
     ):
@@ -67,6 +68,8 @@ class TabularLikelihood(nn.Module):
         self.noise_std = noise_std
         self.min_log_var = min_log_var
         self.max_log_var = max_log_var
+        if noise_std == "column":
+            self.column_log_var = nn.Parameter(torch.zeros(n_gaussian))
         self.register_buffer(
             "bernoulli_means",
             torch.as_tensor(list(bernoulli_means) or [0.5] * n_bernoulli, dtype=torch.float32),
@@ -86,8 +89,8 @@ class TabularLikelihood(nn.Module):
 
     # ---- layout --------------------------------------------------------------------
     @property
-    def learned_variance(self):
-        return self.noise_std is None
+    def per_cell_variance(self):
+        return self.noise_std == "cell"
 
     @property
     def input_dim(self):
@@ -95,7 +98,7 @@ class TabularLikelihood(nn.Module):
 
     @property
     def output_dim(self):
-        per_gaussian = 2 if self.learned_variance else 1
+        per_gaussian = 2 if self.per_cell_variance else 1
         return per_gaussian * self.n_gaussian + self.n_bernoulli + self.n_slots
 
     @property
@@ -107,9 +110,11 @@ class TabularLikelihood(nn.Module):
         g, b = self.n_gaussian, self.n_bernoulli
         mean = out[..., :g]
         at = g
-        if self.learned_variance:
+        if self.per_cell_variance:
             log_var = out[..., at : at + g].clamp(self.min_log_var, self.max_log_var)
             at += g
+        elif self.noise_std == "column":
+            log_var = self.column_log_var.clamp(self.min_log_var, self.max_log_var).expand_as(mean)
         else:
             log_var = torch.full_like(mean, 2 * math.log(self.noise_std))
         logits_b = out[..., at : at + b]

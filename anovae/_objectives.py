@@ -51,14 +51,22 @@ def iwae_bound(module, batch, eps, condition=None):
     return (torch.logsumexp(log_w, dim=1) - math.log(k)).mean(dim=0)
 
 
-def negative_elbo(module, batch, eps, beta=1.0, condition=None):
+def negative_elbo(module, batch, eps, beta=1.0, condition=None, trim_fraction=0.0):
     """Minibatch training loss: mean over rows of -(E[log p(x|z)] - beta * KL).
 
+    With ``trim_fraction`` > 0 the rows with the highest loss in the minibatch are
+    left out of the mean (a trimmed likelihood, as in least trimmed squares): rows
+    the model explains worst are presumed anomalies, and a detector trained on
+    contaminated data should not learn to reconstruct them.
+
     Returns (loss, reconstruction sum, kl sum) so the loop can log both terms
-    without recomputing them.
+    without recomputing them; the sums cover every row.
     """
     out, mu, log_var = module(batch, eps, condition)
     recon = module.likelihood(out, batch).sum(dim=-1)
     kl = gaussian_kl(mu, log_var)
-    loss = (beta * kl - recon).mean()
-    return loss, recon.sum(), kl.sum()
+    per_row = beta * kl - recon
+    if trim_fraction > 0:
+        keep = max(1, int(round(per_row.shape[0] * (1.0 - trim_fraction))))
+        per_row = torch.topk(per_row, keep, largest=False, sorted=False).values
+    return per_row.mean(), recon.sum(), kl.sum()

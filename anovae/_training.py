@@ -17,6 +17,12 @@ from .errors import TrainingError
 OPTIMIZERS = {"adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad}
 PRECISIONS = {"float32": None, "bf16": torch.bfloat16}
 
+# Early stopping may not fire before this many optimizer steps. A VAE often sits on a
+# plateau for its first few hundred steps (the posterior collapsed, the variances
+# still at their start); on a small table, where an epoch is a handful of steps,
+# n_iter_no_change epochs would end training on that plateau.
+MIN_STEPS_BEFORE_STOPPING = 1000
+
 
 def make_optimizer(name, parameters, learning_rate, weight_decay):
     """The optimizer, with its fused kernel where this torch build has one.
@@ -31,14 +37,14 @@ def make_optimizer(name, parameters, learning_rate, weight_decay):
         return OPTIMIZERS[name](parameters, lr=learning_rate, weight_decay=weight_decay)
 
 
-def make_loss(module, beta, compile_step):
+def make_loss(module, beta, compile_step, trim_fraction=0.0):
     """The minibatch loss; optionally compiled with torch.compile.
 
     Compilation costs seconds to a minute up front and pays off on long runs.
     """
 
     def loss(batch, eps, condition):
-        return negative_elbo(module, batch, eps, beta, condition)
+        return negative_elbo(module, batch, eps, beta, condition, trim_fraction)
 
     if compile_step:
         return torch.compile(loss, dynamic=False)
@@ -98,6 +104,7 @@ def train(
     verbose=0,
     compile_step=False,
     precision="float32",
+    trim_fraction=0.0,
 ):
     """Fit ``module`` on ``data`` (a Batch already on the device); return the history.
 
@@ -105,7 +112,7 @@ def train(
     float; the best weights seen are restored at the end.
     """
     opt = make_optimizer(optimizer, module.parameters(), learning_rate, weight_decay)
-    loss_fn = make_loss(module, beta, compile_step)
+    loss_fn = make_loss(module, beta, compile_step, trim_fraction)
     autocast_dtype = PRECISIONS[precision]
     n = len(data)
     device = generator.device
@@ -156,7 +163,8 @@ def train(
                 best_state = copy.deepcopy(module.state_dict())
             else:
                 stale += 1
-                if stale >= n_iter_no_change:
+                steps = epoch * -(-n // batch_size)
+                if stale >= n_iter_no_change and steps >= MIN_STEPS_BEFORE_STOPPING:
                     stopped_early = True
                     break
     progress.close(stopped_early)

@@ -43,11 +43,24 @@ class VAE(OutlierMixin, TransformerMixin, BaseVAE):
     likelihood : {"auto", "gaussian", "bernoulli"}, default="auto"
         Likelihood of numeric columns. ``"auto"``: Bernoulli for columns whose values
         are all 0 or 1, Gaussian otherwise. ``"bernoulli"`` requires values in [0, 1].
-    noise_std : float or None, default=None
-        Fixed standard deviation of the Gaussian likelihood, in standardized units
-        (a Gaussian ELBO with fixed noise); ``None`` learns a per-cell variance.
+    noise_std : "column", "cell" or float, default="column"
+        Standard deviation of the Gaussian likelihood, in standardized units.
+        ``"column"`` learns one value per column, shared by every row (a calibrated
+        decoder, Rybkin et al. 2021). ``"cell"`` lets the decoder output one per
+        cell: flexible, but it can shrink on discrete-valued columns and make
+        scores spiky. A float fixes it (half the squared standardized
+        reconstruction error); a fixed value close to the data's own variance
+        invites posterior collapse (the KL term goes to zero).
     beta : float, default=1.0
         Weight of the KL term (beta-VAE, Higgins et al. 2017); 1 is the true ELBO.
+    trim_fraction : float in [0, 1), default=0.2
+        Share of each minibatch's rows with the highest loss left out of the
+        gradient (a trimmed ELBO, like least trimmed squares), so that anomalies
+        mixed into the training data are not learned; early stopping watches the
+        validation loss trimmed alike. 0 trains on every row. On the ODDS sets
+        0.2 raised the mean AUROC from 0.844 to 0.875 (``benchmarks/odds.py``);
+        on data whose normal rows have rare regimes it can cost accuracy (the
+        bundled IoT sample: 0.774 untrimmed, 0.687 trimmed).
     max_epochs : int, default=100
         Maximum passes over the training data.
     batch_size : int, default=100
@@ -124,7 +137,9 @@ class VAE(OutlierMixin, TransformerMixin, BaseVAE):
     .. [1] D. P. Kingma and M. Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
     .. [2] Y. Burda, R. Grosse and R. Salakhutdinov, "Importance Weighted
        Autoencoders", ICLR 2016.
-    .. [3] J. An and S. Cho, "Variational Autoencoder based Anomaly Detection using
+    .. [3] O. Rybkin, K. Daniilidis and S. Levine, "Simple and Effective VAE
+       Training with Calibrated Decoders", ICML 2021.
+    .. [4] J. An and S. Cho, "Variational Autoencoder based Anomaly Detection using
        Reconstruction Probability", SNU Data Mining Center, 2015.
 
     Examples
@@ -152,8 +167,9 @@ class VAE(OutlierMixin, TransformerMixin, BaseVAE):
         hidden_layer_sizes=(64, 32),
         activation="relu",
         likelihood="auto",
-        noise_std=None,
+        noise_std="column",
         beta=1.0,
+        trim_fraction=0.2,
         max_epochs=100,
         batch_size=100,
         learning_rate=1e-3,
@@ -179,6 +195,7 @@ class VAE(OutlierMixin, TransformerMixin, BaseVAE):
         self.likelihood = likelihood
         self.noise_std = noise_std
         self.beta = beta
+        self.trim_fraction = trim_fraction
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
