@@ -17,6 +17,7 @@ import anovae_imputation
 from anovae import VAE, ConditionalVAE
 from anovae._plugins import get_plugin_manager, lookup, registrations
 from anovae_imputation import CVAEImputer, VAEImputer
+from anovae_imputation._vae_imputer import default_estimator
 from conftest import requires_data
 
 # Small models trained for a fixed number of epochs: a few hundred optimizer steps
@@ -26,8 +27,8 @@ FAST = {"batch_size": 50, "early_stopping": False}
 
 
 def fast_vae(max_epochs=60):
-    # A decoder that learns each cell's variance, as VAEImputer's default model.
-    return VAE(max_epochs=max_epochs, noise_std="cell", contamination=0.1, **FAST)
+    # VAEImputer's default model, trained for a fixed number of epochs.
+    return default_estimator(max_epochs=max_epochs, **FAST)
 
 
 def fast_cvae(max_epochs=40, **params):
