@@ -15,7 +15,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._device import cpu_threads, resolve_device, training_threads
+from ._device import cpu_threads, resolve_device, scoring_threads, training_threads
 from ._likelihoods import Batch, TabularLikelihood
 from ._networks import ACTIVATIONS, VAEModule
 from ._objectives import elbo_terms, gaussian_kl, iwae_bound
@@ -162,7 +162,7 @@ class BaseVAE(BaseEstimator):
                 return None
             return torch.as_tensor(conditions[rows], dtype=torch.float32, device=device)
 
-        data = to_batch(encoded.take(train_rows), device)
+        data = to_batch(encoded if n_val == 0 else encoded.take(train_rows), device)
         validation_loss = None
         if n_val:
             val_data = to_batch(encoded.take(val_rows), device)
@@ -229,7 +229,9 @@ class BaseVAE(BaseEstimator):
         device = self._device_for_scoring()
         step = self._chunk_rows(samples)
         outputs = []
-        with torch.inference_mode():
+        # The same thread rule as training: a small network gains nothing from a
+        # second thread and loses much on a busy machine.
+        with torch.inference_mode(), cpu_threads(device, scoring_threads(self.module_)):
             for start in range(0, len(encoded), step):
                 rows = slice(start, start + step)
                 batch = to_batch(encoded.take(rows), device)
@@ -244,8 +246,13 @@ class BaseVAE(BaseEstimator):
 
         Scores are densities of the data as given, not of its standardized copy.
         """
-        observed = ~np.isnan(encoded.num)
-        return observed @ self._codec.log_scales()
+        log_scales = self._codec.log_scales()
+        jacobian = np.full(len(encoded), log_scales.sum())
+        missing = np.isnan(encoded.num)
+        rows = np.flatnonzero(missing.any(axis=1))
+        if rows.size:
+            jacobian[rows] -= missing[rows] @ log_scales
+        return jacobian
 
     def _log_likelihood_bound(self, encoded, conditions=None):
         """ELBO (n_importance_samples=1) or IWAE bound per row, in nats."""

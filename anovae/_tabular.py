@@ -135,10 +135,7 @@ class TabularCodec:
     def encode(self, frame):
         n = len(frame)
         gauss, bern, cats = self._of(GAUSSIAN), self._of(BERNOULLI), self._of(CATEGORICAL)
-        num = np.empty((n, len(gauss)), dtype=np.float32)
-        for j, spec in enumerate(gauss):
-            values = self._numeric(frame, spec)
-            num[:, j] = (values - spec["mean"]) / spec["scale"]
+        num = self._standardized(frame, gauss)
         binm = np.empty((n, len(bern)), dtype=np.float32)
         for j, spec in enumerate(bern):
             values = self._numeric(frame, spec)
@@ -164,6 +161,22 @@ class TabularCodec:
             codes[missing] = -1
             cat[:, j] = codes
         return Encoded(num, binm, cat)
+
+    def _standardized(self, frame, specs):
+        """Standardized float32 block of the Gaussian columns, converted in one go."""
+        if not specs:
+            return np.empty((len(frame), 0), dtype=np.float32)
+        try:
+            values = frame[[spec["name"] for spec in specs]].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            # Some column is not numeric: find it and say which.
+            values = np.column_stack([self._numeric(frame, spec) for spec in specs])
+        if np.isinf(values).any():
+            for spec in specs:
+                self._numeric(frame, spec)  # raises, naming column and row
+        means = np.array([spec["mean"] for spec in specs])
+        scales = np.array([spec["scale"] for spec in specs])
+        return ((values - means) / scales).astype(np.float32)
 
     @staticmethod
     def _numeric(frame, spec):
