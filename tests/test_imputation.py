@@ -636,3 +636,12 @@ def test_impute_bad_data_fails_in_one_line_without_output(run_cli, tmp_path, con
     assert message in result.output
     assert result.output.count("\n") == 1 and result.output.startswith("Error: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == (["in.csv"] if content is not None else [])
+
+
+def test_impute_cvae_without_text_columns_is_an_error(run_cli, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("x,y\n1,2\n3,\n")
+    result = run_cli(source, "-o", tmp_path / "out.csv", "--method", "cvae")
+    assert result.exit_code == 1
+    assert "--method cvae recovers text (categorical) columns and there is none" in result.output
+    assert not (tmp_path / "out.csv").exists()

@@ -24,7 +24,10 @@ from ._vae_imputer import VAEImputer, default_estimator
 
 @click.command()
 @click.argument("data", metavar="DATA")
-@click.option("-o", "--output", metavar="OUT", required=True, help="Write the completed table here (CSV; '-' for stdout).")
+@click.option(
+    "-o", "--output", metavar="OUT", required=True,
+    help="Write the completed table here (CSV; '-' for stdout).",
+)
 @click.option(
     "--na-values",
     multiple=True,
@@ -55,8 +58,14 @@ from ._vae_imputer import VAEImputer, default_estimator
     "under one VAE. cvae: for each text column, the value under which a conditional "
     "VAE reconstructs the row best (ID-CVAE).",
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=100, show_default=True, metavar="N", help="Maximum training epochs (training stops early when it stalls).")
-@click.option("--seed", type=int, default=0, show_default=True, metavar="INT", help="Random seed: the same data and seed give the same result.")
+@click.option(
+    "--epochs", type=click.IntRange(min=1), default=100, show_default=True, metavar="N",
+    help="Maximum training epochs (training stops early when it stalls).",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, metavar="INT",
+    help="Random seed: the same data and seed give the same result.",
+)
 @device_option()
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
@@ -164,6 +173,11 @@ def _choose_columns(frame, columns, exclude, method, path):
         targets = list(columns)
     else:
         targets = [name for name in features if name not in numeric]
+        if not targets:
+            raise DataError(
+                f"{path}: --method cvae recovers text (categorical) columns and there is "
+                "none; use --method vae for numbers"
+            )
     if len(features) < 2:
         raise DataError(f"{path}: --method cvae needs at least one column besides the one it recovers")
     return features, targets
@@ -182,4 +196,7 @@ def _training_line(imputer, method, n_rows, seconds):
         epochs = f"{imputer.estimator_.n_epochs_} epoch(s)"
         return f"trained a VAE on {n_rows} rows ({epochs}, {seconds:.1f}s)"
     epochs = ", ".join(f"{name} {model.n_epochs_}" for name, model in imputer.estimators_.items())
-    return f"trained {len(imputer.estimators_)} conditional VAE(s) on {n_rows} rows (epochs: {epochs}; {seconds:.1f}s)"
+    return (
+        f"trained {len(imputer.estimators_)} conditional VAE(s) on {n_rows} rows "
+        f"(epochs: {epochs}; {seconds:.1f}s)"
+    )
