@@ -46,9 +46,8 @@ Part 2, recovering a hidden symbolic feature
 
 Torch runs on one thread (small networks train faster that way on a shared
 machine). Run: ``ANOVAE_DATA=../shared/data python benchmarks/nsl_kdd.py [--part
-classification|recovery]``. Both parts together took 1006 s on the shared 2-core
-machine (part 1 about 13 minutes, most of it scoring 5 classes with K=100 x 3 and
-the logistic regression; part 2 about 4 minutes).
+classification|recovery]``. Both parts together take about 6.5 minutes on an
+otherwise idle 2-core machine (380 s measured; 1006 s while other jobs shared it).
 """
 
 import argparse
