@@ -22,8 +22,9 @@ run time, not tuned on these results):
 
 Torch runs on one thread per job; two settings run in parallel (``--jobs``). Run:
 ``ANOVAE_DATA=../shared/data python benchmarks/imputation.py`` (``--quick``: one seed).
-The full run took 564 s of wall time on the shared 2-core machine (30 settings, 2
-jobs). Reads ``<data>/odds-dev/``.
+The full run (30 settings, 2 jobs) takes about 2 minutes on an otherwise idle 2-core
+machine (133 s measured; 564 s while other jobs shared it). Reads
+``<data>/odds-dev/``.
 """
 
 import argparse
