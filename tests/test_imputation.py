@@ -438,6 +438,15 @@ def test_imputers_are_registered_through_the_plugin_manager(plugin):
     assert "ID-CVAE" in found["cvae"].meta["description"]
 
 
+@pytest.mark.parametrize("module", ["_vae_imputer", "_cvae_imputer"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"anovae_imputation.{module}"))
+    assert result.attempted > 0 and result.failed == 0
+
+
 # --- NSL-KDD, a small slice of the real data ---------------------------------------------
 
 

@@ -103,12 +103,12 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> from anovae import VAE
-from anovae._tabular import BERNOULLI, GAUSSIAN
     >>> from anovae_imputation import VAEImputer
     >>> rng = np.random.RandomState(0)
     >>> X = rng.normal(size=(300, 1)) @ [[1.0, 2.0, -1.0]]
     >>> X[::3, 1] = np.nan
-    >>> imputer = VAEImputer(estimator=VAE(max_epochs=20), random_state=0).fit(X)
+    >>> model = VAE(noise_std="cell", trim_fraction=0.0, max_epochs=20)
+    >>> imputer = VAEImputer(estimator=model, random_state=0).fit(X)
     >>> filled = imputer.transform(X)
     >>> bool(np.isnan(filled).any()), bool((filled[1] == X[1]).all())
     (False, True)
