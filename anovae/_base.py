@@ -321,7 +321,7 @@ class BaseVAE(BaseEstimator):
             out = module.decode(z, condition.to(device) if condition is not None else None)
             mean, prob, cats = module.likelihood.expected_values(out)
             if draw is not None:
-                mean, prob, cats = self._sample_cells(module.likelihood, out, draw)
+                mean, prob, cats = self._sample_cells(module.likelihood, out, cats, draw)
         return self._codec.decode(
             mean.double().cpu().numpy(),
             prob.double().cpu().numpy(),
@@ -329,13 +329,13 @@ class BaseVAE(BaseEstimator):
         )
 
     @staticmethod
-    def _sample_cells(likelihood, out, generator):
+    def _sample_cells(likelihood, out, probs, generator):
+        """Draw x ~ p(x | z); ``probs`` are the category probabilities already computed."""
         mean, log_var, logits_b, _ = likelihood.split(out)
         noise = torch.randn(mean.shape, generator=generator).to(mean.device)
         values = mean + torch.exp(0.5 * log_var) * noise
         uniform = torch.rand(logits_b.shape, generator=generator).to(mean.device)
         bits = (uniform < torch.sigmoid(logits_b)).to(mean.dtype)
-        _, _, probs = likelihood.expected_values(out)
         onehots = []
         for p in probs:
             seen = p[:, :-1] / p[:, :-1].sum(dim=1, keepdim=True)
@@ -343,13 +343,11 @@ class BaseVAE(BaseEstimator):
             onehots.append(torch.nn.functional.one_hot(pick, p.shape[1]).to(mean.device).double())
         return values, bits, onehots
 
-    def _output(self, frame_like, X_was_frame, index=None):
-        """Return a DataFrame if the model was fitted on one, else a float array."""
-        if hasattr(self, "feature_names_in_") or X_was_frame:
-            if index is not None:
-                frame_like.index = index
-            return frame_like
-        return frame_like.to_numpy(dtype=np.float64)
+    def _output(self, frame):
+        """A DataFrame if the model was fitted on one, else a float array."""
+        if hasattr(self, "feature_names_in_"):
+            return frame
+        return frame.to_numpy(dtype=np.float64)
 
     # ---- persistence (see _persistence.py) -------------------------------------------
     def _module_conditions(self):

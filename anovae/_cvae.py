@@ -296,7 +296,7 @@ device, compile, precision, random_state, verbose
         generator = torch.Generator().manual_seed(int(rng.randint(0, 2**31 - 1)))
         z = torch.randn(n_samples, self.latent_dim, generator=generator).numpy()
         rows = self._decode_latent(z, condition=onehot, draw=generator)
-        return self._output(rows, False), np.asarray(y)
+        return self._output(rows), np.asarray(y)
 
 
 def _plain(value):

@@ -3,6 +3,7 @@
 from numbers import Real
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import OutlierMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
@@ -282,8 +283,6 @@ class VAE(OutlierMixin, TransformerMixin, BaseVAE):
         encoded, frame = self._encode(X)
         scores = self._cell_scores(encoded)
         if _is_frame(X):
-            import pandas as pd
-
             return pd.DataFrame(scores, columns=X.columns, index=X.index)
         return scores
 
@@ -297,7 +296,7 @@ class VAE(OutlierMixin, TransformerMixin, BaseVAE):
         the most probable category for categorical columns)."""
         check_is_fitted(self)
         decoded = self._decode_latent(self._latent_array(X))
-        return self._output(decoded, False)
+        return self._output(decoded)
 
     def sample(self, n_samples=1, random_state=None):
         """Draw synthetic rows: z ~ N(0, I), then x ~ p(x | z)."""
@@ -305,7 +304,7 @@ class VAE(OutlierMixin, TransformerMixin, BaseVAE):
         seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
         generator = torch.Generator().manual_seed(seed)
         z = torch.randn(n_samples, self.latent_dim, generator=generator).numpy()
-        return self._output(self._decode_latent(z, draw=generator), False)
+        return self._output(self._decode_latent(z, draw=generator))
 
     # ---- persistence -----------------------------------------------------------------
     _anovae_model_kind = "anovae.VAE"
