@@ -181,6 +181,16 @@ ODDS_SIZES = {  # file, rows, features, anomalies (odds-dev/README.md)
     "pendigits": ("28_pendigits.npz", 6870, 16, 156),
     "satellite": ("30_satellite.npz", 6435, 36, 2036),
     "thyroid": ("38_thyroid.npz", 3772, 6, 93),
+    "fault": ("12_fault.npz", 1941, 27, 673),
+    "hepatitis": ("15_Hepatitis.npz", 80, 19, 13),
+    "internetads": ("17_InternetAds.npz", 1966, 1555, 368),
+    "magic.gamma": ("22_magic.gamma.npz", 19020, 10, 6688),
+    "spambase": ("35_SpamBase.npz", 4207, 57, 1679),
+    "stamps": ("37_Stamps.npz", 340, 9, 31),
+    "waveform": ("41_Waveform.npz", 3443, 21, 100),
+    "wdbc": ("43_WDBC.npz", 367, 30, 10),
+    "wpbc": ("46_WPBC.npz", 198, 33, 47),
+    "yeast": ("47_yeast.npz", 1484, 8, 507),
 }
 
 

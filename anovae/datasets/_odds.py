@@ -18,6 +18,16 @@ _FILES = {
     "pendigits": "28_pendigits.npz",
     "satellite": "30_satellite.npz",
     "thyroid": "38_thyroid.npz",
+    "fault": "12_fault.npz",
+    "hepatitis": "15_Hepatitis.npz",
+    "internetads": "17_InternetAds.npz",
+    "magic.gamma": "22_magic.gamma.npz",
+    "spambase": "35_SpamBase.npz",
+    "stamps": "37_Stamps.npz",
+    "waveform": "41_Waveform.npz",
+    "wdbc": "43_WDBC.npz",
+    "wpbc": "46_WPBC.npz",
+    "yeast": "47_yeast.npz",
 }
 ODDS_NAMES = tuple(_FILES)
 
@@ -38,8 +48,11 @@ def load_odds(name, data_home=None):
 
     Parameters
     ----------
-    name : {"cardio", "pageblocks", "pendigits", "satellite", "thyroid"}
-        The benchmark; ``ODDS_NAMES`` lists them.
+    name : str
+        The benchmark, one of ``ODDS_NAMES``: the original five development sets
+        ("cardio", "pageblocks", "pendigits", "satellite", "thyroid") and ten more
+        ("fault", "hepatitis", "internetads", "magic.gamma", "spambase", "stamps",
+        "waveform", "wdbc", "wpbc", "yeast").
     data_home : str or path-like, default=None
         Folder holding ``odds-dev/``; see :func:`get_data_home`.
 
