@@ -192,6 +192,22 @@ def score_rows(estimator, X):
     return -log_likelihood, flags
 
 
+def check_scores(scores, frame, path):
+    """Refuse to write a NaN or infinite score: a blank score is silently "normal".
+
+    ``detect`` refuses such training scores when it fits the threshold; scoring with
+    a saved model must refuse them too, naming the first row.
+    """
+    bad = ~np.isfinite(scores)
+    if bad.any():
+        position = frame.index[int(np.flatnonzero(bad)[0])]
+        raise DataError(
+            f"{path}: the model gives {row_label(path, position)} a NaN or infinite anomaly "
+            f"score ({int(bad.sum())} row(s) in all); is the model file intact and the data "
+            "within the range it was trained on?"
+        )
+
+
 # ---- output ---------------------------------------------------------------------------
 def result_names(columns):
     """Names of the two result columns, prefixed with ``anovae_`` if the input has them.

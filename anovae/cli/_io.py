@@ -279,17 +279,31 @@ def check_not_empty(frame, columns, path):
             )
 
 
+#: The largest magnitude a network computing in float32 can take in; beyond it a value
+#: becomes infinite inside the model and its score NaN or infinite.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def check_finite(frame, columns, path):
-    """Raise DataError at the first infinite value of a numeric column, naming its line."""
+    """Raise DataError at the first infinite or out-of-range value of a numeric column.
+
+    Values beyond what float32 holds (about 3.4e38) are refused here, naming column
+    and line, rather than becoming an infinite or NaN score far downstream.
+    """
     for name in columns:
         series = frame[name]
         if not _is_number_column(series):
             continue
-        infinite = np.isinf(_numeric_values(series))
-        if infinite.any():
-            position = frame.index[int(np.flatnonzero(infinite)[0])]
+        values = _numeric_values(series)
+        with np.errstate(invalid="ignore"):
+            bad = np.abs(values) > FLOAT32_MAX
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            position = frame.index[first]
+            what = "an infinite value" if np.isinf(values[first]) else f"the value {values[first]!r}, too large"
             raise DataError(
-                f"{path}: column {name!r} has an infinite value on {row_label(path, position)}"
+                f"{path}: column {name!r} has {what} on {row_label(path, position)}"
+                + ("" if np.isinf(values[first]) else " (the model computes in float32: at most about 3.4e38)")
             )
 
 

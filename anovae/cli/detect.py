@@ -9,6 +9,7 @@ from .. import save
 from ._detection import (
     TopRows,
     check_model_values,
+    check_scores,
     features_line,
     label_targets,
     label_report,
@@ -92,6 +93,7 @@ def detect(ctx, data, output, training, model_out, model_path, top, quiet, force
     else:
         lines.append(f"scored with {model_path} (trained {estimator.n_epochs_} epoch(s))")
     scores, flags = score_rows(estimator, model_input(estimator, frame, features))
+    check_scores(scores, frame, data)
     names = result_names(frame.columns)
 
     with contextlib.ExitStack() as outputs:

@@ -16,6 +16,7 @@ from .. import save
 from ._detection import (
     TopRows,
     check_model_values,
+    check_scores,
     features_line,
     label_report,
     label_targets,
@@ -124,6 +125,7 @@ def score(data, model_path, output, chunksize, label_column, top, device, quiet,
                 names = result_names(chunk.columns)
             check_model_values(estimator, chunk, features, data)
             scores, flags = score_rows(estimator, model_input(estimator, chunk, features))
+            check_scores(scores, chunk, data)
             write_csv(with_results(chunk, names, scores, flags), handle, header=n_rows == 0)
             n_rows += len(chunk)
             flagged += int(flags.sum())

@@ -1,0 +1,307 @@
+"""Hostile files, signals and partial output (issue 11): nothing lost, rewritten or exhausted.
+
+Each test reproduces one way a careless or hostile input used to get through. Model
+files are crafted here from a real one; signal tests run the CLI in a subprocess and
+send the signal once its temporary output exists.
+"""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import anovae
+from anovae import VAE
+from anovae.cli import cli
+from anovae.errors import ModelFileError
+
+FAST = ["--epochs", "2", "--quiet"]
+SMALL = dict(max_epochs=2, hidden_layer_sizes=(16,), latent_dim=2, random_state=0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    # Tiny models train faster on one thread, and the machine is shared.
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def table(n=300, seed=0):
+    rng = np.random.RandomState(seed)
+    a = rng.normal(size=n)
+    return pd.DataFrame(
+        {
+            "id": [f"r{i:04d}" for i in range(n)],
+            "a": a.round(4),
+            "b": (2 * a + rng.normal(scale=0.1, size=n)).round(4),
+            "kind": rng.choice(["x", "y"], n),
+        }
+    )
+
+
+def invoke(*args, input=None):
+    result = CliRunner().invoke(cli, [str(a) for a in args], input=input)
+    return result
+
+
+def one_line_error(result, *fragments):
+    """The command failed with exactly one line, naming each fragment, no traceback."""
+    assert result.exit_code != 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error")]
+    assert len(errors) == 1 and "Traceback" not in result.output, result.output
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    frame = table()
+    vae = VAE(**SMALL).fit(frame[["a", "b", "kind"]])
+    return anovae.save(vae, folder / "model.anovae")
+
+
+def rewrite(source, target, *, meta=None, arrays=None, extra=None, compresslevel=None):
+    """Copy a model file, changing its metadata (a function of the header dict), arrays
+    ({name: ndarray}) or adding raw entries ({name: bytes or a writer function})."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(
+        target, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel
+    ) as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "anovae.json" and meta is not None:
+                header = json.loads(data)
+                meta(header["meta"])
+                data = json.dumps(header).encode()
+            key = name[len("arrays/") : -len(".npy")]
+            if arrays and key in arrays:
+                buffer = io.BytesIO()
+                np.save(buffer, arrays.pop(key))
+                data = buffer.getvalue()
+            if extra and name in extra:
+                continue
+            dst.writestr(name, data)
+        for name, content in (extra or {}).items():
+            if callable(content):
+                with dst.open(name, "w", force_zip64=True) as handle:
+                    content(handle)
+            else:
+                dst.writestr(name, content)
+    return target
+
+
+def zeros_npy(n_bytes, dtype="<f8"):
+    """A writer of a valid .npy of zeros ``n_bytes`` long (data), in 16 MiB pieces."""
+    count = n_bytes // np.dtype(dtype).itemsize
+
+    def write(handle):
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buffer, {"descr": dtype, "fortran_order": False, "shape": (count,)}
+        )
+        handle.write(buffer.getvalue())
+        piece = bytes(1 << 24)
+        left = count * np.dtype(dtype).itemsize
+        while left:
+            handle.write(piece[: min(left, len(piece))])
+            left -= min(left, len(piece))
+
+    return write
+
+
+GIB = 1 << 30
+
+
+# ---- model files ---------------------------------------------------------------------
+def test_inflating_model_entry_is_refused_before_inflating(tmp_path, model_file):
+    with zipfile.ZipFile(model_file) as archive:
+        weight = next(n for n in archive.namelist() if n.endswith("weight.npy"))
+    bomb = rewrite(model_file, tmp_path / "bomb.anovae", extra={weight: zeros_npy(GIB)}, compresslevel=1)
+    assert os.path.getsize(bomb) < 8 << 20
+    with pytest.raises(ModelFileError, match=r"bomb\.anovae: entry .* zip bomb"):
+        anovae.load(bomb)
+
+
+def test_inflating_metadata_is_refused_before_inflating(tmp_path, model_file):
+    def write(handle):
+        handle.write(b'{"format": "anovae-model", "pad": "')
+        piece = b" " * (1 << 24)
+        for _ in range(64):
+            handle.write(piece)
+        handle.write(b'"}')
+
+    bomb = rewrite(model_file, tmp_path / "meta.anovae", extra={"anovae.json": write}, compresslevel=1)
+    with pytest.raises(ModelFileError, match="zip bomb"):
+        anovae.load(bomb)
+
+
+def test_entry_larger_than_declared_is_refused_with_bounded_reads(tmp_path, model_file):
+    # The central directory claims a small size; the compressed data inflate to more.
+    # zipfile stops at the claimed size; the loader must notice the mismatch.
+    path = tmp_path / "liar.anovae"
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(1000))
+    honest = rewrite(model_file, tmp_path / "honest.anovae", extra={"arrays/extra.npy": buffer.getvalue()})
+    raw = bytearray(honest.read_bytes())
+    with zipfile.ZipFile(honest) as archive:
+        info = archive.getinfo("arrays/extra.npy")
+    # Patch the uncompressed size in the entry's central directory record: bytes
+    # 24-27 after its signature; the name starts at byte 46.
+    start = 0
+    while True:
+        start = raw.index(b"PK\x01\x02", start)
+        name_len = int.from_bytes(raw[start + 28 : start + 30], "little")
+        if raw[start + 46 : start + 46 + name_len] == b"arrays/extra.npy":
+            break
+        start += 4
+    raw[start + 24 : start + 28] = (info.file_size // 2).to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ModelFileError, match="liar.anovae"):
+        anovae.load(path)
+
+
+def test_npy_header_that_disagrees_with_the_network_is_refused(tmp_path, model_file):
+    with zipfile.ZipFile(model_file) as archive:
+        name = next(n for n in archive.namelist() if n.endswith("weight.npy"))
+    key = name[len("arrays/") : -4]
+    crafted = rewrite(model_file, tmp_path / "shape.anovae", arrays={key: np.zeros((3, 3))})
+    with pytest.raises(ModelFileError, match=r"shape\.anovae: .*network described by the metadata"):
+        anovae.load(crafted)
+
+
+def test_npy_header_claiming_more_data_than_the_entry_is_refused(tmp_path, model_file):
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    crafted = rewrite(model_file, tmp_path / "claim.anovae", extra={"arrays/module.x.npy": buffer.getvalue()})
+    with pytest.raises(ModelFileError, match=r"claim\.anovae: array .* refused"):
+        anovae.load(crafted)
+
+
+def test_metadata_claiming_a_huge_network_is_refused_before_building_it(tmp_path, model_file):
+    def huge(meta):
+        meta["params"]["hidden_layer_sizes"] = [10**6, 10**6]
+
+    crafted = rewrite(model_file, tmp_path / "huge.anovae", meta=huge)
+    with pytest.raises(ModelFileError, match=r"huge\.anovae: .*more weights than the file holds"):
+        anovae.load(crafted)
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, float("nan")])
+def test_zero_negative_or_nan_scale_is_a_model_file_error(tmp_path, model_file, scale):
+    def broken(meta):
+        meta["codec"][0]["scale"] = scale
+
+    crafted = rewrite(model_file, tmp_path / "scale.anovae", meta=broken)
+    with pytest.raises(ModelFileError, match=r"scale\.anovae: .*column 'a' has the scale"):
+        anovae.load(crafted)
+
+
+def test_nan_weights_are_a_model_file_error(tmp_path, model_file):
+    with zipfile.ZipFile(model_file) as archive:
+        name = next(n for n in archive.namelist() if n.endswith("bias.npy"))
+        key = name[len("arrays/") : -4]
+        bias = np.load(io.BytesIO(archive.read(name)))
+    bias[0] = np.nan
+    crafted = rewrite(model_file, tmp_path / "nan.anovae", arrays={key: bias})
+    with pytest.raises(ModelFileError, match=r"nan\.anovae: array .* NaN"):
+        anovae.load(crafted)
+
+
+def test_nan_threshold_is_a_model_file_error(tmp_path, model_file):
+    def broken(meta):
+        meta["extra"]["offset"] = float("nan")
+
+    crafted = rewrite(model_file, tmp_path / "offset.anovae", meta=broken)
+    with pytest.raises(ModelFileError, match=r"offset\.anovae: .*threshold"):
+        anovae.load(crafted)
+
+
+def test_feature_count_mismatch_names_the_model_file(tmp_path, model_file):
+    def broken(meta):
+        meta["n_features_in"] = 5
+
+    crafted = rewrite(model_file, tmp_path / "count.anovae", meta=broken)
+    data = tmp_path / "data.csv"
+    table().to_csv(data, index=False)
+    result = invoke("score", data, "--model", crafted, "--quiet")
+    one_line_error(result, "count.anovae", "claims 5 features")
+    assert result.exit_code == 1
+
+
+def _peak_rss_of_load(path):
+    """Peak resident memory (bytes) of a fresh interpreter that loads ``path``."""
+    code = textwrap.dedent(
+        f"""
+        import resource, sys
+        import anovae
+        try:
+            anovae.load({str(path)!r})
+        except anovae.errors.ModelFileError:
+            pass
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[-1]) * 1024
+
+
+def test_inflating_model_entry_is_refused_within_memory_cap(tmp_path, model_file):
+    with zipfile.ZipFile(model_file) as archive:
+        weight = next(n for n in archive.namelist() if n.endswith("weight.npy"))
+    bomb = rewrite(model_file, tmp_path / "bomb.anovae", extra={weight: zeros_npy(GIB)}, compresslevel=1)
+    normal = _peak_rss_of_load(model_file)
+    crafted = _peak_rss_of_load(bomb)
+    print(f"peak RSS: normal model {normal / 2**20:.0f} MiB, crafted 1 GiB entry {crafted / 2**20:.0f} MiB")
+    assert crafted < 2 * normal
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    path = tmp_path / "data.csv"
+    table().to_csv(path, index=False)
+    return path
+
+
+def test_score_refuses_nan_scores_like_detect(tmp_path, model_file, data_file):
+    # Finite but enormous weights pass the loader's checks and overflow in the network.
+    with zipfile.ZipFile(model_file) as archive:
+        name = next(n for n in archive.namelist() if n.endswith("weight.npy"))
+        key = name[len("arrays/") : -4]
+        weight = np.load(io.BytesIO(archive.read(name)))
+    crafted = rewrite(model_file, tmp_path / "huge.anovae", arrays={key: np.full_like(weight, 3e38)})
+    out = tmp_path / "out.csv"
+    for command in (["score", data_file, "--model", crafted], ["detect", data_file, "--model", crafted]):
+        result = invoke(*command, "-o", out, "--quiet")
+        one_line_error(result, "data.csv", "NaN or infinite anomaly score", "line 2")
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["detect", "score"])
+def test_values_beyond_float32_are_a_data_error_naming_column_and_line(tmp_path, model_file, command):
+    frame = table()
+    frame["a"] = frame["a"].astype(object)
+    frame.loc[7, "a"] = "1e308"
+    path = tmp_path / "big.csv"
+    frame.to_csv(path, index=False)
+    extra = ["--model", model_file] if command == "score" else ["--exclude", "id", "--epochs", "2"]
+    result = invoke(command, path, *extra, "--quiet")
+    one_line_error(result, "big.csv", "column 'a'", "line 9", "too large")
+    assert result.exit_code == 1
