@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -305,3 +306,133 @@ def test_values_beyond_float32_are_a_data_error_naming_column_and_line(tmp_path,
     result = invoke(command, path, *extra, "--quiet")
     one_line_error(result, "big.csv", "column 'a'", "line 9", "too large")
     assert result.exit_code == 1
+
+
+# ---- signals and partial output ------------------------------------------------------
+def _cli_process(*args, cwd):
+    code = "import sys; from anovae.cli import main; sys.exit(main())"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("ANOVAE_DEBUG", None)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, args)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _wait_for(predicate, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def named_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("named")
+    vae = VAE(**SMALL).fit(table()[["a", "b", "kind"]])
+    return anovae.save(vae, folder / "model.anovae")
+
+
+@pytest.mark.parametrize(
+    "signum, code, word",
+    [(signal.SIGTERM, 143, "terminated"), (signal.SIGHUP, 129, "hung up"), (signal.SIGINT, 130, "interrupted")],
+)
+def test_sigterm_removes_partial_output(tmp_path, named_model, signum, code, word):
+    data = tmp_path / "big.csv"
+    table(n=40_000).to_csv(data, index=False)
+    process = _cli_process("score", data, "--model", named_model, "-o", "out.csv", "--chunksize", "20", cwd=tmp_path)
+    _wait_for(lambda: any(p.name.endswith(".tmp") for p in tmp_path.iterdir()), process)
+    time.sleep(0.3)  # well inside the scoring loop
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
+    assert "Traceback" not in stderr
+    why = "Ctrl-C" if signum == signal.SIGINT else signum.name
+    assert stderr.strip().splitlines()[-1] == f"anovae: {word} ({why}); no output written"
+
+
+def test_sigterm_during_training_leaves_no_file(tmp_path):
+    data = tmp_path / "data.csv"
+    table(n=3000).to_csv(data, index=False)
+    process = _cli_process(
+        "detect", data, "--exclude", "id", "--epochs", "500", "-o", "out.csv", "--model-out", "m.anovae", cwd=tmp_path
+    )
+    # Training has started once the progress report begins.
+    collected = []
+    reader = threading.Thread(target=lambda: collected.extend(iter(lambda: process.stderr.read(1), "")))
+    reader.start()
+    _wait_for(lambda: "training [" in "".join(collected), process)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    reader.join()
+    stderr = "".join(collected)
+    assert process.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].endswith("anovae: terminated (SIGTERM); no output written")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
+
+
+def test_ctrl_c_during_start_up_prints_one_line(tmp_path):
+    # Wherever the interrupt lands (imports, option parsing, the command), one line.
+    for delay in (0.15, 0.4, 0.8):
+        process = _cli_process("detect", "absent.csv", cwd=tmp_path)
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        assert "Traceback" not in stderr, stderr
+        assert len(stderr.strip().splitlines()) <= 1, stderr
+        if process.returncode not in (1,):  # the command may have finished first
+            assert process.returncode in (130, -signal.SIGINT), (process.returncode, stderr)
+
+
+def replace_train(monkeypatch, function):
+    """Make ``anovae detect`` train with ``function``, wherever it looks ``train`` up."""
+    import anovae.cli.detect as detect_module
+    from anovae.cli import _detection
+
+    monkeypatch.setattr(_detection, "train", function)
+    if hasattr(detect_module, "train"):
+        monkeypatch.setattr(detect_module, "train", function)
+
+
+def test_file_created_during_training_is_not_replaced(tmp_path, monkeypatch, data_file):
+    from anovae.cli import _detection
+
+    out = tmp_path / "out.csv"
+    real_train = _detection.train
+
+    def train_while_someone_writes(*args, **kwargs):
+        out.write_text("someone else's data\n")
+        return real_train(*args, **kwargs)
+
+    replace_train(monkeypatch, train_while_someone_writes)
+    result = invoke("detect", data_file, "--exclude", "id", *FAST, "-o", out)
+    one_line_error(result, str(out), "created by another program")
+    assert out.read_text() == "someone else's data\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "out.csv"]
+
+
+@pytest.mark.parametrize("output, message", [("newdir/", "names a folder"), ("nodir/out.csv", "does not exist")])
+def test_output_path_is_checked_before_any_work(tmp_path, monkeypatch, data_file, output, message):
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking the output path")
+
+    replace_train(monkeypatch, no_training)
+    monkeypatch.chdir(tmp_path)
+    for option in ("-o", "--model-out"):
+        result = invoke("detect", data_file, "--exclude", "id", *FAST, option, output)
+        line = one_line_error(result, output, message)
+        assert ".tmp" not in line
+
+
+def test_model_out_clash_names_the_path(tmp_path, data_file):
+    out = tmp_path / "same.csv"
+    result = invoke("detect", data_file, *FAST, "-o", out, "--model-out", out)
+    one_line_error(result, str(out))
+    assert result.exit_code == 2

@@ -7,6 +7,10 @@ Exit codes
    :class:`anovae.errors.AnovaeError`, an ``OSError``...), and any unexpected failure.
 2  usage error: click's own (unknown option, missing argument) and every
    :class:`click.BadParameter` / :class:`click.UsageError` a command raises.
+130  interrupted (Ctrl-C, SIGINT); 129 hung up (SIGHUP); 143 terminated (SIGTERM):
+   128 + the signal's number, as a shell reports a process killed by it. Temporary
+   output files are removed first (signals become an exception that unwinds
+   through every ``atomic_path`` block), and one line says what happened.
 
 Commands need no ``try``/``except`` of their own: the root group runs each one inside
 :func:`error_boundary`, plugin commands included. ``--debug`` (or ``ANOVAE_DEBUG=1``)
@@ -15,15 +19,85 @@ lets the original exception through, with its traceback.
 
 import contextlib
 import os
+import signal
 import sys
 import warnings
 
 import click
-from sklearn.utils._param_validation import InvalidParameterError
 
 from ..errors import AnovaeError
 
-__all__ = ["describe", "error_boundary", "BoundaryGroup"]
+__all__ = ["describe", "error_boundary", "BoundaryGroup", "Signalled"]
+
+#: The signals that end a command cleanly, and the name the user is told.
+_SIGNALS = {"SIGTERM": "terminated", "SIGHUP": "hung up"}
+
+
+class Signalled(BaseException):
+    """A termination signal arrived: unwinds like KeyboardInterrupt, cleaning up.
+
+    A BaseException, so that no ``except Exception`` on the way swallows it.
+    """
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+# The last signal received while a command ran. An import interrupted half-way can
+# turn the exception into another one (numpy raises ImportError next time): the
+# boundary still reports the signal, not the consequence.
+_received = None
+
+
+def _raise_signalled(signum, frame):
+    global _received
+    _received = signum
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Signalled(signum)
+
+
+@contextlib.contextmanager
+def signals_as_exceptions():
+    """Turn SIGTERM and SIGHUP into :class:`Signalled` while the block runs.
+
+    Python's default for them is to die at once, leaving temporary files behind.
+    A signal the user's shell ignores (``nohup``) stays ignored. Handlers can only
+    be set from the main thread; elsewhere this does nothing.
+    """
+    global _received
+    _received = None
+    previous = {}
+    try:
+        for name in _SIGNALS:
+            number = getattr(signal, name, None)
+            if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+                previous[number] = signal.signal(number, _raise_signalled)
+        # Ctrl-C keeps Python's behaviour (KeyboardInterrupt), and is remembered.
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_signalled)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _interrupted_line(exc):
+    if isinstance(exc, Signalled) and exc.signum != signal.SIGINT:
+        name = signal.Signals(exc.signum).name
+        return f"anovae: {_SIGNALS.get(name, 'stopped')} ({name}); no output written", 128 + exc.signum
+    return "anovae: interrupted (Ctrl-C); no output written", 128 + signal.SIGINT
+
+
+def _is_sklearn_parameter_error(exc):
+    # Looked up, not imported: the command line must start without scikit-learn,
+    # and an exception of a module never imported cannot have been raised.
+    module = sys.modules.get("sklearn.utils._param_validation")
+    return module is not None and isinstance(exc, module.InvalidParameterError)
 
 
 def _one_line(text):
@@ -33,7 +107,7 @@ def _one_line(text):
 
 def describe(exc):
     """Return a one-line message saying what went wrong, for any exception."""
-    if isinstance(exc, (AnovaeError, InvalidParameterError)):
+    if isinstance(exc, AnovaeError) or _is_sklearn_parameter_error(exc):
         return _one_line(exc)
     if isinstance(exc, OSError):
         reason = exc.strerror or str(exc)
@@ -68,6 +142,13 @@ def error_boundary(debug=False):
             yield
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except (KeyboardInterrupt, Signalled) as exc:
+            if debug:
+                raise
+            # Any temporary output is already gone: atomic_path cleans up on the way.
+            line, code = _interrupted_line(exc)
+            click.echo(line, err=True)
+            raise click.exceptions.Exit(code) from None
         except BrokenPipeError:
             # The reader went away; Python would otherwise complain again while
             # flushing stdout at exit.
@@ -77,6 +158,11 @@ def error_boundary(debug=False):
         except Exception as exc:
             if debug:
                 raise
+            if _received is not None:
+                # The signal was turned into another error on its way (see _received).
+                line, code = _interrupted_line(Signalled(_received))
+                click.echo(line, err=True)
+                raise click.exceptions.Exit(code) from None
             raise click.ClickException(describe(exc)) from None
 
 
@@ -90,3 +176,37 @@ class BoundaryGroup(click.Group):
     def invoke(self, ctx):
         with error_boundary(debug=bool(ctx.params.get("debug"))):
             return super().invoke(ctx)
+
+    def main(self, *args, **kwargs):
+        with signals_as_exceptions():
+            try:
+                return super().main(*args, **kwargs)
+            except (KeyboardInterrupt, Signalled) as exc:
+                # Outside a command (while click parses the options, or in
+                # standalone_mode=False use): still one line, no traceback.
+                if not kwargs.get("standalone_mode", True):
+                    raise
+                line, code = _interrupted_line(exc)
+                click.echo(line, err=True)
+                sys.exit(code)
+
+
+def _one_line_keyboard_interrupt(previous):
+    """An excepthook that reports Ctrl-C during start-up (imports) in one line.
+
+    Importing the command line's modules takes a moment; a Ctrl-C then never reaches
+    the error boundary and Python would print the traceback of whatever import it
+    interrupted. The interpreter still exits as killed by SIGINT (status 130).
+    """
+
+    def hook(kind, value, traceback):
+        if issubclass(kind, KeyboardInterrupt) and not os.environ.get("ANOVAE_DEBUG"):
+            sys.stderr.write("anovae: interrupted (Ctrl-C)\n")
+            return
+        previous(kind, value, traceback)
+
+    return hook
+
+
+if sys.excepthook is sys.__excepthook__:
+    sys.excepthook = _one_line_keyboard_interrupt(sys.excepthook)

@@ -335,16 +335,23 @@ def _same_file(a, b):
         return False
 
 
+# Whether each output path (absolute) existed when check_output_path accepted it: a
+# path that did not must not be replaced at the end either (see atomic_path).
+_EXISTED_AT_CHECK = {}
+
+
 def check_output_path(path, *, force, inputs=(), option="-o"):
     """Check, before any work, that ``path`` can receive a result.
 
     Refuses (click usage error) an output that is one of ``inputs``, whatever
-    ``force`` says; refuses (exit 1) an existing file without ``force``, a directory,
-    or a folder that does not exist or cannot be written. ``None`` and ``"-"``
-    (standard output) always pass.
+    ``force`` says; refuses (exit 1) an existing file without ``force``, a directory
+    or a path ending in a separator, or a folder that does not exist or cannot be
+    written. ``None`` and ``"-"`` (standard output) always pass. Every message names
+    ``path`` as the user wrote it.
     """
     if path is None or path == STDIO:
         return
+    path = os.fspath(path)
     for source in inputs:
         if source and source != STDIO and _same_file(path, source):
             raise click.BadParameter(
@@ -353,13 +360,17 @@ def check_output_path(path, *, force, inputs=(), option="-o"):
             )
     if os.path.isdir(path):
         raise DataError(f"{path}: is a directory; give a file name")
-    if os.path.lexists(path) and not force:
+    if path.endswith(("/", os.sep)):
+        raise DataError(f"{path}: names a folder (it ends with '/'); give a file name")
+    exists = os.path.lexists(path)
+    if exists and not force:
         raise click.ClickException(f"{path}: already exists; pass --force to replace it")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise DataError(f"{path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise DataError(f"{path}: folder {folder} is not writable")
+    _EXISTED_AT_CHECK[os.path.abspath(path)] = exists
 
 
 def _final_mode(target):
@@ -373,23 +384,67 @@ def _final_mode(target):
         return 0o666 & ~umask
 
 
+def _appeared(path):
+    return DataError(
+        f"{path}: was created by another program while anovae ran; it was left as it is "
+        "and this result discarded (pass --force to replace it)"
+    )
+
+
+def _publish(tmp, path, replace):
+    """Move the finished ``tmp`` to ``path``; without ``replace``, never over a file.
+
+    Checking that ``path`` is free and then renaming leaves a window in which another
+    program can create it; a hard link fails if the name exists, in one step.
+    """
+    if replace:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise _appeared(path) from None
+    except OSError:
+        # A file system without hard links (some network and FAT mounts): the best
+        # left is to look just before renaming.
+        if os.path.lexists(path):
+            raise _appeared(path) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
 @contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path`` that replaces ``path`` on success.
+def atomic_path(path, *, replace=None):
+    """Yield a temporary path beside ``path`` that becomes ``path`` on success.
 
     Write the result to the yielded path (any writer will do, such as
-    ``anovae.save``). When the block ends normally the file is renamed over
-    ``path`` in one step (``os.replace``, same folder, hence same file system), so
-    readers see either the old file or the complete new one; when it raises, the
-    temporary file is removed and ``path`` is untouched.
+    ``anovae.save``). When the block ends normally the file is moved to ``path`` in
+    one step (same folder, hence same file system), so readers see either the old
+    file or the complete new one; when it raises (a signal included, see
+    ``_errors.py``), the temporary file is removed and ``path`` is untouched.
+
+    ``replace`` says whether an existing ``path`` may be replaced; by default, only
+    if it existed when :func:`check_output_path` accepted it (that is, with
+    ``--force``): a file that appears while the command runs is never replaced.
     """
+    path = os.fspath(path)
+    if replace is None:
+        replace = _EXISTED_AT_CHECK.get(os.path.abspath(path), True)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write there ({exc.strerror or exc})") from None
     os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, _final_mode(path))
-        os.replace(tmp, path)
+        try:
+            os.chmod(tmp, _final_mode(path))
+            _publish(tmp, path, replace)
+        except OSError as exc:
+            # Not the temporary file's name: the user knows only theirs.
+            raise DataError(f"{path}: cannot write there ({exc.strerror or exc})") from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -70,7 +70,7 @@ def detect(ctx, data, output, training, model_out, model_path, top, quiet, force
     check_output_path(output, force=force, inputs=[data, model_path])
     check_output_path(model_out, force=force, inputs=[data], option="--model-out")
     if output and model_out and os.path.abspath(output) == os.path.abspath(model_out):
-        raise click.BadParameter("is the same file as -o", param_hint="'--model-out'")
+        raise click.BadParameter(f"{model_out} is the same file as -o {output}", param_hint="'--model-out'")
 
     estimator = None
     if model_path is not None:
