@@ -436,3 +436,120 @@ def test_model_out_clash_names_the_path(tmp_path, data_file):
     result = invoke("detect", data_file, *FAST, "-o", out, "--model-out", out)
     one_line_error(result, str(out))
     assert result.exit_code == 2
+
+
+# ---- reading tables as written -------------------------------------------------------
+def written_table(sep=",", decimal=".", n=300):
+    """Text of a table whose cells a careless writer would rewrite: leading zeros,
+    trailing zeros, exponents, NaN/NA spellings, a duplicate and an empty header."""
+    rng = np.random.RandomState(1)
+    lines = [sep.join(["id", "a", "b", "code", "code", "", "note"])]
+    spellings = ["7.50", "1e3", "NaN", "NA", "", "0.10"]
+    for i in range(n):
+        a = f"{rng.normal():.3f}"
+        b = spellings[i % len(spellings)] if i < 12 else f"{rng.normal():.2f}0"
+        if decimal == ",":
+            a, b = a.replace(".", ","), b.replace(".", ",")
+        lines.append(sep.join([f"{i:05d}", a, b, "00000", "x", "", "NA" if i % 2 else "ok"]))
+    return "\n".join(lines) + "\n"
+
+
+def output_cells(text, sep):
+    return [line.split(sep) for line in text.splitlines()]
+
+
+@pytest.mark.parametrize(
+    "suffix, sep, decimal",
+    [(".csv", ",", "."), (".tsv", "\t", "."), (".csv", ";", ","), (".csv", ";", "."), (".txt", "|", ".")],
+)
+def test_detect_output_carries_every_cell_as_written(tmp_path, suffix, sep, decimal):
+    text = written_table(sep, decimal)
+    data = tmp_path / f"data{suffix}"
+    data.write_text(text)
+    out = tmp_path / "out.csv"
+    result = invoke("detect", data, *FAST, "--exclude", "id", "--exclude", "code", "--exclude", "", "-o", out)
+    assert result.exit_code == 0, result.output
+    written = output_cells(out.read_text(), sep)
+    original = output_cells(text, sep)
+    assert [row[:-2] for row in written] == original
+    assert written[0][-2:] == ["anomaly_score", "is_anomaly"]
+    float(written[1][-2].replace(",", "."))
+
+
+def test_score_output_carries_every_cell_as_written(tmp_path):
+    text = written_table(";", ",")
+    data = tmp_path / "data.csv"
+    data.write_text(text)
+    model = tmp_path / "m.anovae"
+    result = invoke("fit", data, "--model-out", model, *FAST, "--exclude", "id", "--exclude", "code", "--exclude", "", "--exclude", "note")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out.csv"
+    result = invoke("score", data, "--model", model, "-o", out, "--chunksize", "7", "--quiet")
+    assert result.exit_code == 0, result.output
+    written = output_cells(out.read_text(), ";")
+    assert [row[:-2] for row in written] == output_cells(text, ";")
+
+
+def test_semicolon_table_is_not_read_as_one_column(tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text(written_table(";", ","))
+    frame = anovae.cli._io.read_table(str(data))
+    assert list(frame.columns)[:3] == ["id", "a", "b"]
+    assert frame["a"].dtype.kind == "f"
+
+
+def test_single_column_parse_with_another_separator_in_header_is_refused(tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text(written_table(";", ","))
+    result = invoke("detect", data, *FAST, "--sep", ",")
+    one_line_error(result, "data.csv", "single column", "--sep ';'")
+
+
+def test_sep_option_overrides_the_suffix(tmp_path):
+    data = tmp_path / "data.tsv"
+    data.write_text(written_table("|"))
+    result = invoke("detect", data, *FAST, "--sep", "|", "--exclude", "id", "--exclude", "code", "--exclude", "")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].startswith("id|a|b|code|code||note|anomaly_score|is_anomaly")
+
+
+def test_duplicate_column_names_are_an_error_unless_every_copy_is_excluded(tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text(written_table())
+    result = invoke("detect", data, *FAST, "--exclude", "id", "--exclude", "")
+    one_line_error(result, "data.csv", "'code' appears 2 times", "--exclude code")
+    result = invoke("detect", data, *FAST, "--exclude", "id", "--exclude", "", "--exclude", "code")
+    assert result.exit_code == 0, result.output
+
+
+def test_na_values_in_detect(tmp_path):
+    frame = table()
+    frame["a"] = frame["a"].astype(object)
+    frame.loc[3, "a"] = "?"
+    data = tmp_path / "q.csv"
+    frame.to_csv(data, index=False)
+    out = tmp_path / "out.csv"
+    result = invoke("detect", data, *FAST, "--exclude", "id", "--na-values", "?", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert out.read_text().splitlines()[4].split(",")[1] == "?"
+
+
+def test_impute_output_carries_every_cell_as_written(tmp_path):
+    rng = np.random.RandomState(0)
+    lines = ["id;a;b;note"]
+    for i in range(300):
+        a = f"{rng.normal():.2f}0".replace(".", ",")
+        b = "" if i % 10 == 3 else f"{rng.normal():.3f}".replace(".", ",")
+        lines.append(f"{i:05d};{a};{b};{'NA' if i % 2 else '1e3'}")
+    data = tmp_path / "data.csv"
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.csv"
+    result = invoke("impute", data, "-o", out, "--epochs", "2", "--quiet", "--exclude", "id", "--exclude", "note")
+    assert result.exit_code == 0, result.output
+    written = output_cells(out.read_text(), ";")
+    for before, after in zip(output_cells(data.read_text(), ";"), written):
+        if before[2] == "":
+            assert after[:2] + after[3:] == before[:2] + before[3:]
+            float(after[2].replace(",", "."))
+        else:
+            assert after == before

@@ -33,8 +33,22 @@ def warn(message):
 
 
 # ---- features -------------------------------------------------------------------------
+def check_duplicate_names(columns, used, path, excluded=()):
+    """Refuse a column name written twice when the command would use it.
+
+    Which copy would be the feature (or the label)? Copies that are all excluded,
+    or that the command does not use, are only copied to the output.
+    """
+    counts = pd.Series([str(c) for c in columns]).value_counts()
+    for name, count in counts[counts > 1].items():
+        if name in used and name not in excluded:
+            hint = f" or leave every copy out with --exclude {name}" if excluded is not None else ""
+            raise DataError(f"{path}: column name {name!r} appears {count} times; rename the copies{hint}")
+
+
 def training_features(frame, training, path):
     """The columns to train on: all but the excluded ones and the label, checked."""
+    check_duplicate_names(frame.columns, {str(c) for c in frame.columns}, path, set(training.exclude))
     check_columns(training.exclude, frame.columns, "--exclude")
     if training.label_column is not None:
         check_columns([training.label_column], frame.columns, "--label-column")
@@ -94,6 +108,7 @@ def model_features(estimator, columns, path, label_column=None):
             )
         return features
     names = [str(n) for n in names]
+    check_duplicate_names(columns, set(names) | {label_column}, path, excluded=None)
     missing = [n for n in names if n not in columns]
     if missing:
         raise DataError(

@@ -27,7 +27,9 @@ header being line 1, assuming one line per row (no quoted line breaks).
 """
 
 import contextlib
+import csv
 import difflib
+import importlib
 import os
 import re
 import sys
@@ -50,6 +52,7 @@ __all__ = [
     "check_numeric",
     "check_output_path",
     "error_boundary",
+    "fill_cells",
     "is_parquet",
     "iter_table",
     "open_output",
@@ -162,7 +165,133 @@ def _check_shape(frame, path):
         raise DataError(f"{path}: no data rows (only a header)")
 
 
-def read_table(path, *, dtype=None):
+# ---- the dialect: separator and decimal mark -------------------------------------------
+#: Separators a table is sniffed for, in order of preference when several fit.
+SEPARATORS = (",", ";", "\t", "|")
+_SUFFIX_SEP = {".tsv": "\t", ".tab": "\t", ".psv": "|"}
+_COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
+_SNIFF_BYTES = 1 << 16
+_DECIMAL_COMMA_RE = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
+_stdin_copy = None
+
+
+def _stdin_path():
+    """Standard input copied to a temporary file once, so it can be read twice (sniffed
+    and parsed, then read again as verbatim cells). Removed when the process ends."""
+    global _stdin_copy
+    if _stdin_copy is None:
+        _stdin_copy = tempfile.NamedTemporaryFile(prefix="anovae-stdin-", suffix=".csv")
+        while True:
+            block = sys.stdin.buffer.read(1 << 20)
+            if not block:
+                break
+            _stdin_copy.write(block)
+        _stdin_copy.flush()
+    return _stdin_copy.name
+
+
+def _inner_suffix(path):
+    """The suffix that says what the file holds: ``.tsv`` for ``data.tsv.gz``."""
+    name = os.path.basename(str(path)).lower()
+    stem, suffix = os.path.splitext(name)
+    if suffix in _COMPRESSED or suffix in (".zst", ".zip"):
+        suffix = os.path.splitext(stem)[1]
+    return suffix
+
+
+def _head_lines(path):
+    """The first lines of a (possibly compressed) text file, for sniffing; [] if unreadable."""
+    opener = {"gzip": "gzip", "bz2": "bz2", "lzma": "lzma"}.get(_COMPRESSED.get(os.path.splitext(str(path).lower())[1]))
+    try:
+        if opener is None:
+            if str(path).lower().endswith((".zst", ".zip")):
+                return []
+            handle = open(path, "rb")
+        else:
+            handle = importlib.import_module(opener).open(path, "rb")
+        with handle:
+            head = handle.read(_SNIFF_BYTES)
+    except (OSError, EOFError, ValueError):
+        return []  # reading it properly will report the problem, naming the file
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    lines = [line for line in text.splitlines() if line.strip()]
+    # The last line may be cut off by the sniffing limit.
+    return lines[:-1] if len(head) == _SNIFF_BYTES and len(lines) > 1 else lines
+
+
+def _fields(line, sep):
+    return next(csv.reader([line], delimiter=sep), [])
+
+
+def sniff_separator(lines):
+    """The separator that splits every line into the same number (> 1) of fields.
+
+    The most fields wins; ties go to the earlier of SEPARATORS. None when no
+    candidate splits the header.
+    """
+    best, best_count = None, 1
+    for sep in SEPARATORS:
+        counts = {len(_fields(line, sep)) for line in lines[:50]}
+        if len(counts) == 1 and (count := counts.pop()) > best_count:
+            best, best_count = sep, count
+    return best
+
+
+def table_dialect(path, sep=None, decimal=None):
+    """``(sep, decimal)`` to read the CSV ``path`` with: given, by suffix, or sniffed.
+
+    A ``.tsv`` / ``.tab`` file is tab-separated and a ``.psv`` one pipe-separated;
+    otherwise the first lines are sniffed (default ``,``). The decimal mark is ``.``
+    unless the separator is ``;`` and the numbers are written like ``7,5``.
+    """
+    if sep is None:
+        sep = _SUFFIX_SEP.get(_inner_suffix(path))
+    lines = None
+    if sep is None:
+        lines = _head_lines(path)
+        sep = sniff_separator(lines) or ","
+    if decimal is None:
+        decimal = "."
+        if sep not in (",",):
+            lines = _head_lines(path) if lines is None else lines
+            cells = [cell for line in lines[1:50] for cell in _fields(line, sep)]
+            if any(_DECIMAL_COMMA_RE.match(c) for c in cells) and not any(
+                re.match(r"^\s*[-+]?\d+\.\d+\s*$", c) for c in cells
+            ):
+                decimal = ","
+    if sep == decimal:
+        raise click.BadParameter(f"the separator and the decimal mark are both {sep!r}", param_hint="'--decimal'")
+    return sep, decimal
+
+
+def _check_one_column(frame, path, sep):
+    """A table read as one column whose header holds another separator was misread."""
+    if frame.shape[1] != 1:
+        return
+    header = str(frame.columns[0])
+    for other in SEPARATORS:
+        if other != sep and other in header:
+            shown = "\\t" if other == "\t" else other
+            raise DataError(
+                f"{path}: read as a single column, but its header contains {shown!r}; "
+                f"give the separator with --sep '{shown}'"
+            )
+
+
+# ---- reading -----------------------------------------------------------------------------
+def _cells_options(sep):
+    # Every cell as the exact text between the separators: no NA detection, no
+    # number parsing, header kept as a row so duplicate and empty names survive.
+    return dict(sep=sep, dtype=str, header=None, keep_default_na=False, na_filter=False, encoding="utf-8-sig", index_col=False)
+
+
+def _verbatim_header(path, sep):
+    with _reading(path):
+        first = pd.read_csv(path, nrows=1, **_cells_options(sep))
+    return [str(v) for v in first.iloc[0].tolist()]
+
+
+def read_table(path, *, dtype=None, sep=None, decimal=None, na_values=None, cells=False):
     """Read a whole CSV or Parquet file into a DataFrame.
 
     Parameters
@@ -172,32 +301,61 @@ def read_table(path, *, dtype=None):
     dtype : dict, optional
         ``{column: dtype}`` to force, for example ``"string"`` for columns a model
         treats as categorical, so that ``"007"`` stays text.
+    sep, decimal : str, optional
+        The CSV separator and decimal mark; by default found by :func:`table_dialect`.
+    na_values : list of str, optional
+        More cell values to read as missing (in ``frame`` only: ``cells`` keeps them).
+    cells : bool
+        Also return the cells exactly as written, for output: ``(frame, cells)``,
+        where ``cells`` is a DataFrame of strings whose column labels are the header
+        as written (duplicates and empty names included), or None for Parquet. The
+        model reads ``frame``; the output copies ``cells``.
 
     Raises
     ------
     DataError
         Missing file, a directory, an empty or header-only file, ragged rows,
-        bytes that are not UTF-8, a corrupt Parquet file.
+        bytes that are not UTF-8, a corrupt Parquet file, a table that parses to a
+        single column whose header holds another separator.
     """
     source = _source(path)
+    raw = None
     with _reading(path):
         if is_parquet(path):
             frame = pd.read_parquet(source)
             if dtype:
                 frame = frame.astype({k: v for k, v in dtype.items() if k in frame.columns})
         else:
-            frame = pd.read_csv(source, dtype=dtype, **_CSV_OPTIONS)
+            if path == STDIO:
+                source = _stdin_path()
+            sep, decimal = table_dialect(source, sep, decimal)
+            frame = pd.read_csv(source, dtype=dtype, sep=sep, decimal=decimal, na_values=na_values, **_CSV_OPTIONS)
+            _check_one_column(frame, path, sep)
+            # Column names as written: pandas renames a duplicate 'a' to 'a.1' and an
+            # empty name to 'Unnamed: 1', names the user never wrote.
+            header = _verbatim_header(source, sep)
+            if len(header) == frame.shape[1]:
+                frame.columns = header
+            if cells:
+                raw = pd.read_csv(source, skiprows=1, names=range(len(header)), **_cells_options(sep))
+                raw.columns = header
+                raw.attrs.update(sep=sep, decimal=decimal)
     _check_shape(frame, path)
+    if cells:
+        if raw is not None and len(raw) != len(frame):
+            raise DataError(f"{path}: rows could not be matched to their text (quoted line breaks?)")
+        return frame, raw
     return frame
 
 
-def iter_table(path, *, chunksize, dtype=None):
+def iter_table(path, *, chunksize, dtype=None, sep=None, decimal=None, na_values=None, cells=False):
     """Stream a CSV or Parquet file as DataFrames of at most ``chunksize`` rows.
 
     The index of each chunk continues from the previous one, so :func:`row_label`
     works on it. Memory is bounded by the chunk size whatever the file size. Raises
     the errors of :func:`read_table`, possibly after some chunks were yielded (a bad
-    line far into the file), so write the output with :func:`open_output`.
+    line far into the file), so write the output with :func:`open_output`. With
+    ``cells``, yields ``(frame, cells)`` pairs as :func:`read_table` returns them.
     """
     source = _source(path)
     seen = 0
@@ -219,22 +377,44 @@ def iter_table(path, *, chunksize, dtype=None):
             columns = frame.columns
             seen += len(frame)
             if len(frame):
-                yield frame
+                yield (frame, None) if cells else frame
     else:
+        if path == STDIO:
+            source = _stdin_path()
+        sep, decimal = table_dialect(source, sep, decimal)
         with _reading(path):
-            reader = pd.read_csv(source, dtype=dtype, chunksize=chunksize, **_CSV_OPTIONS)
-        with reader:
+            reader = pd.read_csv(
+                source, dtype=dtype, chunksize=chunksize, sep=sep, decimal=decimal, na_values=na_values, **_CSV_OPTIONS
+            )
+            raw_reader = None
+            header = _verbatim_header(source, sep)
+            if cells:
+                raw_reader = pd.read_csv(
+                    source, skiprows=1, names=range(len(header)), chunksize=chunksize, **_cells_options(sep)
+                )
+        with reader, (raw_reader or contextlib.nullcontext()):
             while True:
                 # A fresh _reading per chunk: its warning filter must not stay active
                 # in the caller's code while this generator is suspended.
                 with _reading(path):
                     frame = next(reader, None)
+                    raw = next(raw_reader, None) if raw_reader is not None else None
                 if frame is None:
                     break
+                if seen == 0:
+                    _check_one_column(frame, path, sep)
                 columns = frame.columns
                 seen += len(frame)
+                if len(header) == frame.shape[1]:
+                    frame.columns = header  # as written, see read_table
+                if cells:
+                    if raw is None or len(raw) != len(frame):
+                        raise DataError(f"{path}: rows could not be matched to their text (quoted line breaks?)")
+                    raw.columns = header
+                    raw.attrs.update(sep=sep, decimal=decimal)
+                    raw.index = frame.index
                 if len(frame):
-                    yield frame
+                    yield (frame, raw) if cells else frame
     if columns is not None and len(columns) == 0:
         raise DataError(f"{path}: no columns")
     if seen == 0:
@@ -468,6 +648,42 @@ def open_output(path):
             yield handle
 
 
-def write_csv(frame, handle, *, header=True):
-    """Append ``frame`` to ``handle`` as CSV (no index; blanks for missing cells)."""
-    frame.to_csv(handle, index=False, header=header, lineterminator="\n")
+def _cell_text(value, decimal):
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        text = repr(float(value))
+        return text.replace(".", decimal) if decimal != "." else text
+    return str(value)
+
+
+def fill_cells(cells, before, after, columns):
+    """``cells`` (verbatim, from ``read_table(..., cells=True)``) with the cells of
+    ``columns`` that are missing in ``before`` and set in ``after`` written in.
+
+    Every other cell stays as written: an imputed copy differs from its input only
+    where a value was filled.
+    """
+    out = cells.copy()
+    decimal = cells.attrs.get("decimal", ".")
+    positions = {name: i for i, name in enumerate(before.columns)}
+    for name in columns:
+        newly = before[name].isna().to_numpy() & after[name].notna().to_numpy()
+        if newly.any():
+            text = [_cell_text(v, decimal) for v in after[name][newly]]
+            out.iloc[np.flatnonzero(newly), positions[name]] = text
+    return out
+
+
+def write_csv(frame, handle, *, header=True, sep=None, decimal=None):
+    """Append ``frame`` to ``handle`` as CSV (no index; blanks for missing cells).
+
+    A frame of verbatim cells (``read_table(..., cells=True)``) is written back as
+    read, with the input's separator and decimal mark unless ``sep`` / ``decimal``
+    say otherwise, so that the output reads like the input.
+    """
+    sep = sep or frame.attrs.get("sep", ",")
+    decimal = decimal or frame.attrs.get("decimal", ".")
+    frame.to_csv(handle, index=False, header=header, lineterminator="\n", sep=sep, decimal=decimal)

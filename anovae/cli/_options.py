@@ -208,3 +208,58 @@ def _strategy_parameters(name):
     if hasattr(strategy, "get_params"):
         return list(strategy.get_params(deep=False))
     return None
+
+
+def _one_character(name):
+    def check(ctx, param, value):
+        if value is None:
+            return None
+        value = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(value, value)
+        if len(value) != 1 or value in "\"\r\n":
+            raise click.BadParameter(f"{value!r} is not one character ({name})")
+        return value
+
+    return check
+
+
+_READING = [
+    click.option(
+        "--sep",
+        metavar="CHAR",
+        callback=_one_character("a separator such as ',', ';', '|' or '\\t'"),
+        help="Field separator of a CSV DATA. Default: tab for .tsv, else found from "
+        "the first lines (',', ';', tab or '|'). The output uses the same one.",
+    ),
+    click.option(
+        "--decimal",
+        metavar="CHAR",
+        callback=_one_character("'.' or ','"),
+        help="Decimal mark of a CSV DATA: '.' or ','. Default: ',' when the separator "
+        "is ';' and numbers are written like 7,5; else '.'.",
+    ),
+    click.option(
+        "--na-values",
+        multiple=True,
+        metavar="TEXT",
+        help="Also read this value as a missing cell (for example '?' or -999); "
+        "repeatable. Blank cells, NA and NaN are missing anyway. The output keeps it.",
+    ),
+]
+
+
+def reading_options(command):
+    """Add --sep, --decimal and --na-values; the command receives them as ``reading=dict``
+    of :func:`anovae.cli._io.read_table` keywords."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        reading = {
+            "sep": kwargs.pop("sep"),
+            "decimal": kwargs.pop("decimal"),
+            "na_values": list(kwargs.pop("na_values")) or None,
+        }
+        return command(*args, reading=reading, **kwargs)
+
+    for option in reversed(_READING):
+        wrapper = option(wrapper)
+    return wrapper

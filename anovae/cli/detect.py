@@ -27,7 +27,7 @@ from ._detection import (
     with_results,
 )
 from ._io import atomic_path, check_columns, check_output_path, open_output, read_table, write_csv
-from ._options import given, parse_threshold_params, training_options
+from ._options import given, parse_threshold_params, reading_options, training_options
 
 # Options that shape training, meaningless when --model supplies a trained model.
 _TRAINING_ONLY = ("threshold", "threshold_param", "contamination", "epochs", "latent_dim", "seed", "model_out")
@@ -37,17 +37,19 @@ _TRAINING_ONLY = ("threshold", "threshold_param", "contamination", "epochs", "la
 @click.argument("data", metavar="DATA")
 @click.option("-o", "--output", metavar="OUT", help="Write the result here (CSV) instead of to stdout.")
 @training_options
+@reading_options
 @click.option("--model-out", metavar="PATH", help="Also save the fitted model here (see 'anovae score').")
 @click.option("--model", "model_path", metavar="PATH", help="Score with this saved model; no training.")
 @click.option("--top", type=click.IntRange(min=1), metavar="N", help="Print the N most anomalous rows and the columns that make them so.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @click.option("--force", is_flag=True, help="Replace OUT / --model-out if they exist.")
 @click.pass_context
-def detect(ctx, data, output, training, model_out, model_path, top, quiet, force):
+def detect(ctx, data, output, training, reading, model_out, model_path, top, quiet, force):
     """Train a VAE on DATA (CSV or Parquet) and score every row.
 
-    The output has every input row and column, in order, plus anomaly_score
-    (higher = more anomalous) and is_anomaly (0/1). Text columns are used as
+    The output has every input row and column, in order and exactly as written
+    (cells, header, separator), plus anomaly_score (higher = more anomalous) and
+    is_anomaly (0/1). Text columns are used as
     categorical features; leave identifiers out with --exclude.
 
     \b
@@ -75,7 +77,10 @@ def detect(ctx, data, output, training, model_out, model_path, top, quiet, force
     estimator = None
     if model_path is not None:
         estimator = load_model(model_path, training.device if given(ctx, "device") else None)
-    frame = read_table(data, dtype=model_dtypes(estimator) if estimator is not None else None)
+    # The model reads parsed values; the output copies the cells as written.
+    frame, cells = read_table(
+        data, dtype=model_dtypes(estimator) if estimator is not None else None, cells=True, **reading
+    )
     label = training.label_column
     if estimator is None:
         features = training_features(frame, training, data)
@@ -100,7 +105,7 @@ def detect(ctx, data, output, training, model_out, model_path, top, quiet, force
         if model_out is not None:
             save(estimator, outputs.enter_context(atomic_path(model_out)))
         handle = outputs.enter_context(open_output(output))
-        write_csv(with_results(frame, names, scores, flags), handle)
+        write_csv(with_results(frame if cells is None else cells, names, scores, flags), handle)
 
     lines.insert(0, features_line(estimator, len(frame)))
     lines.append(threshold_line(estimator, int(flags.sum()), len(frame)))

@@ -42,16 +42,17 @@ from ._io import (
     read_table,
     write_csv,
 )
-from ._options import device_option, parse_threshold_params, training_options
+from ._options import device_option, parse_threshold_params, reading_options, training_options
 
 
 @click.command()
 @click.argument("data", metavar="DATA")
 @click.option("--model-out", required=True, metavar="PATH", help="Where to save the fitted model.")
 @training_options
+@reading_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @click.option("--force", is_flag=True, help="Replace --model-out if it exists.")
-def fit(data, model_out, training, quiet, force):
+def fit(data, model_out, training, reading, quiet, force):
     """Train a VAE on DATA and save it, for 'anovae score' to use.
 
     The summary reports how many training rows the model flags, and with
@@ -61,7 +62,7 @@ def fit(data, model_out, training, quiet, force):
     if training.threshold is not None and training.contamination is not None:
         raise click.UsageError("--contamination and --threshold are alternatives; give one")
     check_output_path(model_out, force=force, inputs=[data], option="--model-out")
-    frame = read_table(data)
+    frame = read_table(data, **reading)
     features = training_features(frame, training, data)
     label = training.label_column
     labels = label_targets(frame[label], data) if label is not None else None
@@ -101,13 +102,15 @@ def fit(data, model_out, training, quiet, force):
 )
 @click.option("--top", type=click.IntRange(min=1), metavar="N", help="Print the N most anomalous rows and the columns that make them so.")
 @device_option(default=None)
+@reading_options
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
-def score(data, model_path, output, chunksize, label_column, top, device, quiet, force):
+def score(data, model_path, output, chunksize, label_column, top, device, reading, quiet, force):
     """Score DATA with a saved model, streaming it in chunks.
 
-    The output has every input row and column, in order, plus anomaly_score
-    (higher = more anomalous) and is_anomaly (0/1).
+    The output has every input row and column, in order and exactly as written
+    (cells, header, separator), plus anomaly_score (higher = more anomalous) and
+    is_anomaly (0/1).
     """
     check_output_path(output, force=force, inputs=[data, model_path])
     estimator = load_model(model_path, device)
@@ -117,7 +120,8 @@ def score(data, model_path, output, chunksize, label_column, top, device, quiet,
     label_parts, score_parts, flag_parts = [], [], []
     features = labels = None
     with open_output(output) as handle:
-        for chunk in iter_table(data, chunksize=chunksize, dtype=dtype):
+        # The model reads parsed values; the output copies the cells as written.
+        for chunk, cells in iter_table(data, chunksize=chunksize, dtype=dtype, cells=True, **reading):
             if features is None:
                 if label_column is not None:
                     check_columns([label_column], chunk.columns, "--label-column")
@@ -126,7 +130,8 @@ def score(data, model_path, output, chunksize, label_column, top, device, quiet,
             check_model_values(estimator, chunk, features, data)
             scores, flags = score_rows(estimator, model_input(estimator, chunk, features))
             check_scores(scores, chunk, data)
-            write_csv(with_results(chunk, names, scores, flags), handle, header=n_rows == 0)
+            out = with_results(chunk if cells is None else cells, names, scores, flags)
+            write_csv(out, handle, header=n_rows == 0)
             n_rows += len(chunk)
             flagged += int(flags.sum())
             best.add(chunk, scores)

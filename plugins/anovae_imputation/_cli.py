@@ -11,6 +11,7 @@ from anovae.cli._io import (
     check_finite,
     check_not_empty,
     check_output_path,
+    fill_cells,
     open_output,
     read_table,
     write_csv,
@@ -82,7 +83,9 @@ def impute(data, output, na_values, columns, exclude, method, epochs, seed, devi
       anovae impute sensors.csv -o sensors_filled.csv --na-values '?' --exclude id
     """
     check_output_path(output, force=force, inputs=[data])
-    frame = _with_na_values(read_table(data), na_values)
+    # The model reads parsed values; the output copies the cells as written.
+    frame, cells = read_table(data, cells=True)
+    frame = _with_na_values(frame, na_values)
     features, targets = _choose_columns(frame, columns, exclude, method, data)
     missing_before = frame[targets].isna().sum()
     wanted = [name for name in targets if missing_before[name] > 0]
@@ -97,7 +100,7 @@ def impute(data, output, na_values, columns, exclude, method, epochs, seed, devi
         lines.append(_training_line(imputer, method, len(frame), time.perf_counter() - started))
 
     with open_output(output) as handle:
-        write_csv(completed, handle)
+        write_csv(completed if cells is None else fill_cells(cells, frame, completed, wanted), handle)
 
     if not quiet:
         filled = missing_before - completed[targets].isna().sum()
