@@ -23,7 +23,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from .errors import ModelFileError
+from .errors import ModelFileError, PluginError
 
 FORMAT = "anovae-model"
 FORMAT_VERSION = 1
@@ -34,7 +34,11 @@ _kinds = {}
 
 
 def register_model_class(cls):
-    """Make ``cls`` loadable by :func:`load`.
+    """Make ``cls`` loadable by :func:`load` in this process.
+
+    For a class defined in a script or a notebook. A package registers its classes
+    through the ``register_model_classes`` plugin hook instead, so that loading a file
+    finds them without importing them first.
 
     ``cls`` needs a unique string attribute ``_anovae_model_kind``, a method
     ``_anovae_state() -> (meta: dict, arrays: dict[str, ndarray])`` and a classmethod
@@ -47,7 +51,7 @@ def register_model_class(cls):
 def save(estimator, path):
     """Write a fitted estimator to ``path`` (replaced atomically)."""
     kind = getattr(type(estimator), "_anovae_model_kind", None)
-    if kind not in _known_kinds(kind):
+    if not isinstance(kind, str) or _model_class(kind) is None:
         raise ModelFileError(f"{type(estimator).__name__} cannot be saved by anovae.save")
     meta, arrays = estimator._anovae_state()
     header = {
@@ -122,16 +126,23 @@ def load(path):
                 f"(this anovae reads version {FORMAT_VERSION})"
             )
         kind = header.get("kind")
-        if not isinstance(kind, str) or kind not in _known_kinds(kind):
-            raise ModelFileError(f"{path}: unknown model kind {kind!r}")
+        cls = _model_class(kind) if isinstance(kind, str) else None
+        if cls is None:
+            raise ModelFileError(
+                f"{path}: unknown model kind {kind!r}; is the plugin that provides it "
+                "installed? (see 'anovae plugins')"
+            )
         meta = header.get("meta", {})
         if not isinstance(meta, dict):
             raise ModelFileError(f"{path}: corrupt anovae model file (meta is not an object)")
         arrays = _ArrayEntries(path, archive, entries)
         _check_meta(path, meta, arrays)
         try:
-            estimator = _known_kinds()[kind]._from_anovae_state(meta, arrays)
+            estimator = cls._from_anovae_state(meta, arrays)
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
+            if isinstance(exc, PluginError):
+                # The file is fine; what it names (a threshold strategy...) is missing.
+                raise ModelFileError(f"{path}: needs a plugin that is not installed: {exc}") from None
             if isinstance(exc, ModelFileError):
                 if str(exc).startswith(path):
                     raise
@@ -360,18 +371,19 @@ def _check_fitted_values(path, estimator):
         raise ModelFileError(f"{path}: corrupt anovae model file (the anomaly threshold is {offset})")
 
 
-def _known_kinds(kind=None):
-    """Registered model kinds; plugins are loaded when ``kind`` is not among them.
+def _model_class(kind):
+    """The class registered for ``kind``, or None.
 
-    Only the registered classes can be built: the file names a kind, never code.
+    Only registered classes can be built: the file names a kind, never code. Kinds
+    come from the ``register_model_classes`` hook (the core's own included), so this
+    module imports no estimator and no estimator needs to be imported first.
     """
-    if not _kinds:
-        from . import _cvae, _vae  # noqa: F401 - registers the core kinds
-    if kind is not None and kind not in _kinds:
-        from ._plugins import get_plugin_manager
+    if kind in _kinds:
+        return _kinds[kind]
+    from ._plugins import registrations
 
-        get_plugin_manager()  # importing installed plugins registers their kinds
-    return _kinds
+    found = registrations("model_classes").get(kind)
+    return found.obj if found is not None else None
 
 
 def _version():

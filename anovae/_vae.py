@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseVAE, _is_frame
 from ._persistence import register_model_class
 from .errors import DataError
-from .thresholds import available_thresholds, get_threshold_strategy
+from .thresholds import get_threshold_strategy, strategy_name
 
 #: Strategy used when ``contamination="auto"`` and no ``threshold`` is given; chosen by
 #: ``benchmarks/thresholds.py`` (see the README).
@@ -369,14 +369,8 @@ class VAE(OutlierMixin, TransformerMixin, BaseVAE):
 
 
 def _strategy_name(strategy):
-    """The registered name of a strategy's class (needed to store it in a file)."""
-    for name, factory in available_thresholds().items():
-        if factory is type(strategy):
-            return name
-    raise DataError(
-        f"threshold strategy {type(strategy).__name__} is not registered by any plugin, "
-        "so a model using it cannot be saved"
-    )
+    """The registered name of a strategy (needed to store it in a file)."""
+    return strategy_name(strategy)
 
 
 register_model_class(VAE)

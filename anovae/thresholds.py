@@ -12,7 +12,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from .errors import DataError
 
-__all__ = ["ThresholdStrategy", "check_scores", "get_threshold_strategy", "available_thresholds"]
+__all__ = [
+    "ThresholdStrategy",
+    "available_thresholds",
+    "check_scores",
+    "get_threshold_strategy",
+    "strategy_name",
+]
 
 
 def check_scores(scores):
@@ -42,6 +48,12 @@ class ThresholdStrategy(BaseEstimator):
     description = ""
     #: Whether ``fit`` needs labels.
     supervised = False
+    #: Whether ``fit`` should see scores of rows the detector was *not* trained on.
+    #: A detector's scores of its own training rows are optimistic, so a cut whose
+    #: guarantee rests on exchangeability with new data (a conformal one) must be
+    #: calibrated on held-out rows; :class:`anovae.VAE` then fits the strategy on its
+    #: validation split.
+    needs_held_out = False
 
     def fit(self, scores, y=None):
         scores = check_scores(scores)
@@ -78,15 +90,72 @@ def get_threshold_strategy(spec, **params):
     """Return an unfitted strategy from a registered name or an instance.
 
     An instance is cloned, so fitting the result never changes the caller's object.
+    A strategy built from a name remembers it (see :func:`strategy_name`).
+
+    Raises
+    ------
+    anovae.errors.PluginError
+        The name is not registered, or its factory does not make a
+        :class:`ThresholdStrategy`.
     """
     from sklearn.base import clone
 
-    from ._plugins import lookup
+    from ._plugins import lookup, registrations
+    from .errors import PluginError
 
     if isinstance(spec, str):
-        return lookup("thresholds", spec)(**params)
+        strategy = lookup("thresholds", spec)(**params)
+        if not isinstance(strategy, ThresholdStrategy):
+            plugin = registrations("thresholds")[spec].plugin
+            raise PluginError(
+                f"threshold strategy {spec!r} of plugin {plugin!r} made a "
+                f"{type(strategy).__name__}, not an anovae.ThresholdStrategy"
+            )
+        strategy._anovae_name = spec
+        return strategy
     if hasattr(spec, "fit") and hasattr(spec, "predict"):
-        return clone(spec) if hasattr(spec, "get_params") else spec
+        if not hasattr(spec, "get_params"):
+            return spec
+        copy = clone(spec)
+        if getattr(spec, "_anovae_name", None):
+            copy._anovae_name = spec._anovae_name
+        return copy
     raise DataError(
         f"threshold must be a strategy name or an object with fit/predict, got {spec!r}"
+    )
+
+
+def strategy_name(strategy):
+    """The registered name of a strategy, as model files and messages give it.
+
+    The name recorded when the strategy was built from one, else the name under
+    which its class is registered, directly or through a ``functools.partial``
+    whose fixed parameters the strategy shares (``pythresh:iqr``).
+
+    Raises
+    ------
+    anovae.errors.PluginError
+        No plugin registers the strategy's class (a model using it cannot be saved).
+    """
+    import functools
+
+    from ._plugins import Lazy, registrations
+    from .errors import PluginError
+
+    found = registrations("thresholds")
+    recorded = getattr(strategy, "_anovae_name", None)
+    if recorded in found:
+        return recorded
+    params = strategy.get_params(deep=False) if hasattr(strategy, "get_params") else {}
+    for name, reg in found.items():
+        factory, fixed = reg.obj, {}
+        if isinstance(factory, functools.partial):
+            factory, fixed = factory.func, factory.keywords
+        if isinstance(factory, Lazy):
+            factory = factory.resolve()
+        if factory is type(strategy) and all(params.get(k) == v for k, v in fixed.items()):
+            return name
+    raise PluginError(
+        f"threshold strategy {type(strategy).__name__} is not registered by any plugin, "
+        "so a model using it cannot be saved"
     )

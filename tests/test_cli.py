@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 import anovae
 from anovae import hookimpl
-from anovae._plugins import get_plugin_manager
+from anovae.plugins import get_plugin_manager
 from anovae.cli import AnovaeGroup, cli
 from anovae.cli.detect import detect
 from anovae.errors import DataError
@@ -254,8 +254,9 @@ def test_score_takes_columns_by_name_and_copies_the_others(model, data, tmp_path
 
 
 def test_score_memory_does_not_keep_chunks(model, data, monkeypatch):
-    # Streaming: each chunk is written before the next is read.
-    from anovae.cli import fit_score
+    # Streaming: each chunk is written before the next is read. (The command imports
+    # its helpers when it runs, so the spy goes where they are defined.)
+    from anovae.cli import _io as fit_score
 
     written = []
     real = fit_score.write_csv
@@ -376,7 +377,8 @@ def test_debug_shows_the_original_exception(tmp_path):
 
 
 def test_unexpected_errors_are_one_line_too(data, tmp_path, monkeypatch):
-    import anovae.cli.detect as detect_module
+    # The command imports its helpers when it runs: patch where they are defined.
+    import anovae.cli._detection as detect_module
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom\nsecond line")
@@ -433,14 +435,25 @@ def test_new_output_gets_ordinary_permissions(data, tmp_path):
 
 
 # ---- listings and plugins -----------------------------------------------------------------
-def test_thresholds_lists_names_descriptions_and_parameters():
+def test_thresholds_lists_names_and_descriptions_and_named_ones_with_parameters():
     result = invoke("thresholds")
     assert result.exit_code == 0, result.output
-    assert "zscore: " in result.stdout and "parameters: k=3.0" in result.stdout
+    assert "zscore: Cut at the mean" in result.stdout and "parameters" not in result.stdout
     assert "f1: " in result.stdout and "[needs --label-column]" in result.stdout
     rows = json.loads(invoke("thresholds", "--json").stdout)
     assert {"pot", "mad", "contamination"} <= {row["name"] for row in rows}
     assert all(row["description"] for row in rows)
+    result = invoke("thresholds", "zscore", "pot")
+    assert result.stdout.splitlines()[1] == "    parameters: k=3.0"
+    assert "parameters: q=0.001, level=0.98" in result.stdout
+    rows = json.loads(invoke("thresholds", "mad", "--json").stdout)
+    assert rows[0]["parameters"] == {"k": 3.5}
+
+
+def test_thresholds_with_an_unknown_name_suggests_one():
+    result = invoke("thresholds", "zscor")
+    assert result.exit_code == 2
+    assert "unknown threshold strategy 'zscor'; did you mean 'zscore'?" in result.stderr
 
 
 def test_datasets_lists_names_and_descriptions():
@@ -451,14 +464,20 @@ def test_datasets_lists_names_and_descriptions():
     assert any(row["name"] == "odds:cardio" for row in rows)
 
 
-def test_plugins_lists_versions_hooks_and_registrations():
+def test_plugins_lists_versions_hooks_and_with_verbose_registrations():
     result = invoke("plugins")
     assert result.exit_code == 0, result.output
-    assert "thresholds 0.1.0" in result.stdout
+    assert "thresholds 0.1.0 (built-in)" in result.stdout
     assert "  hooks: register_thresholds" in result.stdout
+    assert "  thresholds:" not in result.stdout
     info = {p["name"]: p for p in json.loads(invoke("plugins", "--json").stdout)}
-    assert "pot" in info["thresholds"]["registered"]["thresholds"]
     assert info["datasets"]["hooks"] == ["register_datasets"]
+    assert "registered" not in info["datasets"]
+    result = invoke("plugins", "-v")
+    assert "  thresholds: contamination, zscore" in result.stdout
+    assert "  commands: impute" in result.stdout
+    info = {p["name"]: p for p in json.loads(invoke("plugins", "--json", "--verbose").stdout)}
+    assert "pot" in info["thresholds"]["registered"]["thresholds"]
 
 
 class CommandPlugin:
@@ -541,9 +560,36 @@ def test_example_plugin_strategy_is_listed_and_a_broken_plugin_skipped(plugin_pa
     result = run("thresholds", env=with_path(plugin_path))
     assert result.returncode == 0, result.stderr
     assert "example-top-k: Flag the k highest scores" in result.stdout
-    assert "parameters: k=10" in result.stdout
     assert "pot:" in result.stdout  # the built-in plugins still work
+    assert "anovae: plugin 'broken' failed to load and was skipped" in result.stderr
+    result = run("thresholds", "example-top-k", env=with_path(plugin_path))
+    assert "parameters: k=10" in result.stdout
+
+
+def test_a_broken_plugin_does_not_break_help(plugin_path):
+    result = run("--help", env=with_path(plugin_path))
+    assert result.returncode == 0, result.stderr
+    assert "hello" in result.stdout and "detect" in result.stdout
     assert "plugin 'broken' failed to load and was skipped" in result.stderr
+
+
+def test_example_plugin_imputer_is_used_by_impute(plugin_path, tmp_path):
+    frame = tiny_frame()
+    frame.loc[[1, 5], "a"] = np.nan
+    source = tmp_path / "holes.csv"
+    frame.to_csv(source, index=False)
+    out = tmp_path / "filled.csv"
+    result = run("impute", source, "-o", out, "--method", "example-median", "--exclude", "id",
+                 env=with_path(plugin_path, ANOVAE_PLUGINS="example"))
+    assert result.returncode == 0, result.stderr
+    filled = read_csv(out)
+    assert filled["a"].notna().all()
+    assert filled.loc[1, "a"] == filled.loc[5, "a"] == frame["a"].median()
+    assert filled["kind"].tolist() == frame["kind"].tolist()  # text copied as it was
+    result = run("impute", source, "-o", out, "--force", "--method", "example-mediam",
+                 env=with_path(plugin_path, ANOVAE_PLUGINS="example"))
+    assert result.returncode == 2
+    assert "unknown imputer 'example-mediam'; did you mean 'example-median'?" in result.stderr
 
 
 def test_example_plugin_strategy_is_used_by_detect(plugin_path, data):
@@ -568,7 +614,8 @@ def test_example_plugin_command_works_and_reports_bad_input_in_one_line(plugin_p
 
 
 def test_anovae_plugins_restricts_what_loads(plugin_path):
-    result = run("thresholds", env=with_path(plugin_path, ANOVAE_PLUGINS="thresholds"))
+    # Built-ins always load; the variable selects third-party plugins only.
+    result = run("thresholds", env=with_path(plugin_path, ANOVAE_PLUGINS=""))
     assert result.returncode == 0, result.stderr
     assert "example-top-k" not in result.stdout and "zscore:" in result.stdout
     assert "broken" not in result.stderr

@@ -613,7 +613,7 @@ def test_impute_never_overwrites_its_input(run_cli, table):
         (["--exclude", "nope"], 2, "no column 'nope'"),
         (["--columns", "kind", "--exclude", "kind"], 2, "column 'kind' is also given to --exclude"),
         (["--method", "cvae", "--columns", "c"], 2, "column 'c' is numeric; --method cvae recovers text"),
-        (["--method", "knn"], 2, "'knn' is not one of 'vae', 'cvae'"),
+        (["--method", "knn"], 2, "unknown imputer 'knn'"),
         (["--epochs", "0"], 2, "0 is not in the range x>=1"),
     ],
 )

@@ -51,7 +51,7 @@ def test_registry_forgets_an_unregistered_plugin():
     assert "test-max" not in available_thresholds()
 
 
-def test_a_duplicate_name_is_reported_with_both_plugins_and_skipped(register_plugin, capsys):
+def test_a_duplicate_name_is_reported_with_both_plugins_and_skipped(register_plugin, caplog):
     class Plugin:
         @hookimpl
         def register_thresholds(self, register):
@@ -60,12 +60,12 @@ def test_a_duplicate_name_is_reported_with_both_plugins_and_skipped(register_plu
 
     register_plugin(Plugin(), "copycat")
     found = _plugins.registrations("thresholds")
+    # The built-in keeps its name although pluggy calls the later plugin first.
     assert found["iqr"].plugin == "thresholds" and found["test-max"].plugin == "copycat"
-    err = capsys.readouterr().err
-    assert "plugin 'copycat' registered threshold strategy 'iqr', already registered by plugin 'thresholds'; skipped" in err
+    assert "plugin 'copycat' registered threshold strategy 'iqr', already registered by plugin 'thresholds'; skipped" in caplog.text
 
 
-def test_a_plugin_whose_hook_raises_is_skipped_and_the_rest_works(register_plugin, capsys):
+def test_a_plugin_whose_hook_raises_is_skipped_and_the_rest_works(register_plugin, caplog):
     class Broken:
         @hookimpl
         def register_thresholds(self, register):
@@ -73,10 +73,10 @@ def test_a_plugin_whose_hook_raises_is_skipped_and_the_rest_works(register_plugi
 
     register_plugin(Broken(), "broken")
     assert "iqr" in available_thresholds()
-    assert "plugin 'broken' failed in register_thresholds and was skipped: kaput" in capsys.readouterr().err
+    assert "plugin 'broken' failed in register_thresholds and was skipped: kaput" in caplog.text
 
 
-def test_an_invalid_name_is_rejected(register_plugin, capsys):
+def test_an_invalid_name_is_rejected(register_plugin, caplog):
     class Plugin:
         @hookimpl
         def register_thresholds(self, register):
@@ -84,7 +84,7 @@ def test_an_invalid_name_is_rejected(register_plugin, capsys):
 
     register_plugin(Plugin(), "badname")
     assert "Bad Name" not in available_thresholds()
-    assert "invalid threshold strategy name 'Bad Name'" in capsys.readouterr().err
+    assert "invalid threshold strategy name 'Bad Name'" in caplog.text
 
 
 def test_unknown_name_suggests_the_closest():
@@ -92,42 +92,270 @@ def test_unknown_name_suggests_the_closest():
         get_threshold_strategy("madd")
 
 
-def test_env_variable_restricts_entry_points(monkeypatch):
-    monkeypatch.setenv(_plugins.ENV_ALLOW, "thresholds")
-    loaded = []
-    fake_manager = SimpleNamespace(
-        get_plugin=lambda name: None, register=lambda plugin, name: loaded.append(name)
-    )
-    _plugins._load_entry_points(fake_manager)
-    assert loaded == ["thresholds"]
+class FakeEntryPoint:
+    def __init__(self, name, plugin=None, error=None, value=None):
+        self.name, self.plugin, self.error = name, plugin, error
+        self.value = value or f"{name}_module"
+        self.dist = None
+
+    def load(self):
+        if self.error:
+            raise self.error
+        return self.plugin
+
+
+def fresh_manager():
+    import pluggy
+
+    manager = pluggy.PluginManager("anovae")
+    manager.add_hookspecs(hookspecs)
+    return manager
+
+
+def test_env_variable_selects_third_party_plugins_only(monkeypatch):
+    class Plugin:
+        @hookimpl
+        def register_thresholds(self, register):
+            pass
+
+    points = [FakeEntryPoint("one", Plugin()), FakeEntryPoint("two", Plugin()),
+              FakeEntryPoint("thresholds", value="anovae_thresholds")]  # an older install's built-in
+    monkeypatch.setattr(_plugins.metadata, "entry_points", lambda group: points)
+    monkeypatch.setenv(_plugins.ENV_ALLOW, "one")
+    manager = fresh_manager()
+    _plugins._load_entry_points(manager)
+    assert [name for name, _ in manager.list_name_plugin()] == ["one"]
     monkeypatch.setenv(_plugins.ENV_ALLOW, "")
-    loaded.clear()
-    _plugins._load_entry_points(fake_manager)
-    assert loaded == []
+    manager = fresh_manager()
+    _plugins._load_entry_points(manager)
+    assert manager.list_name_plugin() == []
 
 
-def test_an_entry_point_that_fails_to_import_is_reported(monkeypatch, capsys):
-    class BadEntryPoint:
-        name = "ghost"
-        dist = None
+def test_an_unknown_name_in_the_env_variable_is_reported(monkeypatch, caplog):
+    monkeypatch.setattr(_plugins.metadata, "entry_points", lambda group: [FakeEntryPoint("one", object())])
+    monkeypatch.setenv(_plugins.ENV_ALLOW, "one,oen")
+    _plugins._load_entry_points(fresh_manager())
+    assert "ANOVAE_PLUGINS names 'oen', which no installed plugin provides (installed: one)" in caplog.text
 
-        def load(self):
-            raise ImportError("No module named 'ghost_plugin'")
 
-    monkeypatch.setattr(_plugins.metadata, "entry_points", lambda group: [BadEntryPoint()])
+def test_an_entry_point_that_fails_to_import_is_reported(monkeypatch, caplog):
+    bad = FakeEntryPoint("ghost", error=ImportError("No module named 'ghost_plugin'"))
+    monkeypatch.setattr(_plugins.metadata, "entry_points", lambda group: [bad])
     monkeypatch.delenv(_plugins.ENV_ALLOW, raising=False)
-    _plugins._load_entry_points(SimpleNamespace(get_plugin=lambda name: None, register=None))
-    assert "plugin 'ghost' failed to load and was skipped: No module named 'ghost_plugin'" in capsys.readouterr().err
+    _plugins._load_entry_points(fresh_manager())
+    assert "plugin 'ghost' failed to load and was skipped: No module named 'ghost_plugin'" in caplog.text
 
 
-def test_built_in_plugins_come_through_the_entry_point_group():
-    from importlib import metadata
+def test_a_misspelled_hook_is_reported_and_the_plugin_skipped(monkeypatch, caplog):
+    class Typo:
+        @hookimpl
+        def register_threshold(self, register):
+            register("typo", MaxThreshold)
 
-    names = {ep.name for ep in metadata.entry_points(group="anovae")}
-    assert {"thresholds", "datasets", "imputation", "images"} <= names
+    monkeypatch.setattr(_plugins.metadata, "entry_points", lambda group: [FakeEntryPoint("typo", Typo())])
+    monkeypatch.delenv(_plugins.ENV_ALLOW, raising=False)
+    manager = fresh_manager()
+    _plugins._load_entry_points(manager)
+    assert manager.get_plugin("typo") is None
+    assert ("plugin 'typo' implements 'register_threshold', which is not an anovae hook "
+            "(did you mean 'register_thresholds'?)") in caplog.text
+
+
+@pytest.fixture
+def restricted_manager(monkeypatch):
+    """A plugin manager built anew with ANOVAE_PLUGINS empty, the usual one restored after."""
+    monkeypatch.setenv(_plugins.ENV_ALLOW, "")
+    monkeypatch.setattr(_plugins, "_manager", None)
+    monkeypatch.setattr(_plugins, "_cache", {})
+    yield _plugins.get_plugin_manager()
+
+
+def test_built_ins_load_first_whatever_the_env_variable_says(restricted_manager):
+    names = [name for name, _ in restricted_manager.list_name_plugin()]
+    assert names == list(_plugins.BUILTIN_PLUGINS)
+    assert type(get_threshold_strategy("iqr")).__name__ == "IQRThreshold"  # the default's strategy
+
+
+def test_the_default_threshold_works_without_third_party_plugins(restricted_manager):
+    import numpy as np
+
+    from anovae import VAE
+
+    X = np.random.RandomState(0).normal(size=(60, 3))
+    model = VAE(max_epochs=1, random_state=0).fit(X)
+    assert model.threshold_strategy_ is not None
+
+
+def test_hooks_go_through_pluggy_so_wrappers_run(register_plugin):
+    seen = []
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def register_thresholds(self, register):
+            seen.append("before")
+            result = yield
+            seen.append("after")
+            return result
+
+    register_plugin(Wrapper(), "wrapper")
+    assert "iqr" in _plugins.registrations("thresholds")
+    assert seen == ["before", "after"]
+
+
+def test_a_class_that_is_no_strategy_is_refused_at_registration(register_plugin, caplog):
+    class NotAStrategy:
+        pass
+
+    class Plugin:
+        @hookimpl
+        def register_thresholds(self, register):
+            register("test-bogus", NotAStrategy)
+
+    register_plugin(Plugin(), "bogus")
+    assert "test-bogus" not in available_thresholds()
+    assert "registered threshold strategy 'test-bogus', which is not a subclass of anovae.ThresholdStrategy" in caplog.text
+
+
+def test_a_factory_making_no_strategy_fails_at_lookup(register_plugin):
+    class Plugin:
+        @hookimpl
+        def register_thresholds(self, register):
+            register("test-bogus", lambda: object())
+
+    register_plugin(Plugin(), "bogus")
+    with pytest.raises(PluginError, match="'test-bogus' of plugin 'bogus' made a object, not an anovae.ThresholdStrategy"):
+        get_threshold_strategy("test-bogus")
+
+
+def test_a_lazy_registration_is_imported_only_when_used(register_plugin):
+    class Plugin:
+        @hookimpl
+        def register_thresholds(self, register):
+            register("test-lazy", _plugins.Lazy("test_plugins:MaxThreshold", description="lazy max"))
+            register("test-broken", _plugins.Lazy("no_such_module_here:Thing", description="x"))
+
+    register_plugin(Plugin(), "lazy")
+    found = _plugins.registrations("thresholds")
+    assert found["test-lazy"].description == "lazy max"
+    assert found["test-broken"].description == "x"  # listed without importing
+    assert isinstance(get_threshold_strategy("test-lazy"), MaxThreshold)
+    with pytest.raises(PluginError, match="cannot import 'no_such_module_here:Thing'"):
+        get_threshold_strategy("test-broken")
+
+
+def test_built_in_lazy_registrations_describe_their_classes():
+    for kind in ("thresholds", "imputers", "datasets", "image_backends", "model_classes"):
+        for name, reg in _plugins.registrations(kind).items():
+            if reg.plugin not in _plugins.BUILTIN_PLUGINS:
+                continue
+            obj = reg.obj  # every reference imports
+            if kind == "thresholds" and isinstance(obj, type):
+                assert reg.description == obj.description, name
+                assert reg.attribute("supervised") == obj.supervised, name
+
+
+def test_a_registered_dataset_loads_by_name(register_plugin):
+    from anovae.datasets import load_dataset
+
+    class Plugin:
+        @hookimpl
+        def register_datasets(self, register):
+            register("test-set", lambda data_home=None, size=3: {"home": data_home, "size": size}, "a test set")
+
+    register_plugin(Plugin(), "sets")
+    assert load_dataset("test-set", data_home="/x", size=5) == {"home": "/x", "size": 5}
+    with pytest.raises(PluginError, match="unknown dataset 'test-sett'; did you mean 'test-set'"):
+        load_dataset("test-sett")
+
+
+def test_model_classes_come_from_the_hook_and_persistence_is_a_leaf():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, anovae._persistence as p\n"
+        "assert not any(m in sys.modules for m in ('anovae._vae', 'anovae._cvae', 'anovae._base'))\n"
+        "assert p._model_class('anovae.VAE').__name__ == 'VAE'\n"
+        "assert p._model_class('anovae_images.ImageVAE').__name__ == 'ImageVAE'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert set(_plugins.registrations("model_classes")) >= {
+        "anovae.VAE", "anovae.ConditionalVAE", "anovae_images.ImageVAE"}
+
+
+def test_plugin_problems_are_logged_not_printed(register_plugin, caplog, capsys):
+    class Broken:
+        @hookimpl
+        def register_thresholds(self, register):
+            raise RuntimeError("kaput")
+
+    register_plugin(Broken(), "broken")
+    available_thresholds()
+    assert capsys.readouterr().err == ""
+    assert [r.name for r in caplog.records] == ["anovae"]
+
+
+def test_built_in_plugins_are_registered_by_import():
     info = {item["name"]: item for item in _plugins.plugins_info()}
+    assert list(info)[: len(_plugins.BUILTIN_PLUGINS)] == list(_plugins.BUILTIN_PLUGINS)
     assert "register_thresholds" in info["thresholds"]["hooks"]
     assert "iqr" in info["thresholds"]["registered"]["thresholds"]
+    assert info["thresholds"]["builtin"]
+
+
+def test_built_in_plugins_use_only_the_public_api():
+    import ast
+
+    offenders = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "plugins").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "anovae" and any(part.startswith("_") for part in parts[1:]):
+                    offenders.append(f"{path.name}:{node.lineno} {name}")
+    assert offenders == []
+
+
+LIGHT = ["torch", "sklearn", "pandas", "scipy"]
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["--version"], ["detect", "--help"], ["plugins"], ["thresholds"]]
+)
+def test_listing_and_help_import_nothing_heavy(argv):
+    # The timing is benchmarks/cli_startup.py's job; this keeps its cause in check.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from anovae.cli import cli\n"
+        f"cli.main({argv!r}, prog_name='anovae', standalone_mode=False)\n"
+        f"heavy = [m for m in {LIGHT!r} if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_import_anovae_is_light_and_public_names_still_work():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, anovae\n"
+        f"assert not [m for m in {LIGHT!r} if m in sys.modules]\n"
+        "from anovae import VAE, hookimpl, ThresholdStrategy, load, save\n"
+        "assert set(anovae.__all__) <= set(dir(anovae))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("register_")]

@@ -5,18 +5,38 @@ Built-in commands: ``detect`` (detect.py), ``fit`` and ``score`` (fit_score.py),
 the ``register_commands`` hook; they are loaded the first time a command is looked
 up, so ``anovae --version`` works even with a broken plugin installed. Every command
 runs inside the error boundary of ``_errors.py`` (exit codes are documented there).
+
+Start-up time is a feature: ``anovae --help`` must answer in well under half a
+second (``benchmarks/cli_startup.py``). Nothing imported at the top of a command
+module may import NumPy, pandas, scikit-learn or torch; commands import them when
+they run, and plugins register their objects by lazy reference.
+
+Public for plugin commands: :func:`device_option` (the ``--device`` option).
 """
 
+import logging
 import sys
 
 import click
 
 from .. import __version__
 from .._plugins import add_commands, get_plugin_manager
+from .._plugins import logger as plugin_logger
 from . import datasets_cmd, detect, fit_score, plugins_cmd, thresholds_cmd
 from ._errors import BoundaryGroup
+from ._options import device_option
 
-__all__ = ["cli", "main"]
+__all__ = ["AnovaeGroup", "cli", "device_option", "main"]
+
+
+class _EchoHandler(logging.Handler):
+    """Print the library's log records as ``anovae: message`` on stderr.
+
+    Looks up stderr at each record, so that click's test runner captures it.
+    """
+
+    def emit(self, record):
+        click.echo(f"anovae: {record.getMessage()}", err=True)
 
 
 class AnovaeGroup(BoundaryGroup):
@@ -64,6 +84,18 @@ class AnovaeGroup(BoundaryGroup):
     def get_command(self, ctx, cmd_name):
         self._load_plugin_commands()
         return super().get_command(ctx, cmd_name)
+
+    def main(self, *args, **kwargs):
+        # The library reports plugin problems through logging, which an embedding
+        # application routes as it likes; the command line shows them to the user.
+        handler = _EchoHandler(logging.WARNING)
+        plugin_logger.addHandler(handler)
+        propagate, plugin_logger.propagate = plugin_logger.propagate, False
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            plugin_logger.removeHandler(handler)
+            plugin_logger.propagate = propagate
 
 
 def _owner(cmd):

@@ -5,12 +5,13 @@ import warnings
 from dataclasses import dataclass, fields
 
 import click
-import numpy as np
 from click.core import ParameterSource
 
-from .._device import resolve_device
 from ..errors import AnovaeError, PluginError
-from ..thresholds import get_threshold_strategy
+
+# NumPy, torch (_device) and scikit-learn (thresholds) are imported by the functions
+# that need them: the commands' option declarations must import nothing heavy, so
+# that `anovae COMMAND --help` answers at once.
 
 __all__ = ["Training", "training_options", "device_option", "given", "parse_threshold_params"]
 
@@ -33,6 +34,8 @@ class Training:
 def _check_threshold(ctx, param, value):
     if value is None:
         return None
+    from ..thresholds import get_threshold_strategy
+
     try:
         get_threshold_strategy(value)
     except PluginError as exc:
@@ -43,6 +46,8 @@ def _check_threshold(ctx, param, value):
 def _check_device(ctx, param, value):
     if value is None:
         return None
+    from .._device import resolve_device
+
     try:
         resolve_device(value)
     except AnovaeError as exc:
@@ -189,6 +194,10 @@ def _try_parameters(name, params):
     # Strategies check their parameters in fit, as scikit-learn estimators do. Fit
     # one on made-up scores now, so that a bad value is a usage error reported
     # before a long training, whichever plugin the strategy comes from.
+    import numpy as np
+
+    from ..thresholds import get_threshold_strategy
+
     scores = np.linspace(0.0, 1.0, 1000) ** 4
     labels = (scores > 0.6).astype(np.int64)
     strategy = get_threshold_strategy(name, **params)
@@ -204,6 +213,8 @@ def _try_parameters(name, params):
 
 
 def _strategy_parameters(name):
+    from ..thresholds import get_threshold_strategy
+
     strategy = get_threshold_strategy(name)
     if hasattr(strategy, "get_params"):
         return list(strategy.get_params(deep=False))

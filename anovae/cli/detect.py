@@ -5,28 +5,9 @@ import os
 
 import click
 
-from .. import save
-from ._detection import (
-    TopRows,
-    check_model_values,
-    check_scores,
-    features_line,
-    label_targets,
-    label_report,
-    load_model,
-    model_dtypes,
-    model_features,
-    model_input,
-    report,
-    result_names,
-    score_rows,
-    threshold_line,
-    train,
-    training_features,
-    training_line,
-    with_results,
-)
-from ._io import atomic_path, check_columns, check_output_path, open_output, read_table, write_csv
+# The modules that compute (pandas, scikit-learn, torch through the estimator) are
+# imported inside the command: `anovae --help` and `anovae detect --help` import this
+# module and must answer at once (benchmarks/cli_startup.py).
 from ._options import given, parse_threshold_params, reading_options, training_options
 
 # Options that shape training, meaningless when --model supplies a trained model.
@@ -58,6 +39,29 @@ def detect(ctx, data, output, training, reading, model_out, model_path, top, qui
         --exclude timestamp --exclude device_id --exclude anomaly_type \\
         --label-column label --top 5
     """
+    from .. import save
+    from ._detection import (
+        TopRows,
+        check_model_values,
+        check_scores,
+        features_line,
+        label_targets,
+        label_report,
+        load_model,
+        model_dtypes,
+        model_features,
+        model_input,
+        report,
+        result_names,
+        score_rows,
+        threshold_line,
+        train,
+        training_features,
+        training_line,
+        with_results,
+    )
+    from ._io import atomic_path, check_columns, check_output_path, open_output, read_table, write_csv
+
     if model_path is not None:
         for name in _TRAINING_ONLY:
             if given(ctx, name):

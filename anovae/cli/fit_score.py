@@ -9,39 +9,10 @@ No sidecar file is needed, and the same CSV layout as ``fit`` just works.
 import os
 
 import click
-import numpy as np
-import pandas as pd
 
-from .. import save
-from ._detection import (
-    TopRows,
-    check_model_values,
-    check_scores,
-    features_line,
-    label_report,
-    label_targets,
-    load_model,
-    model_dtypes,
-    model_features,
-    model_input,
-    report,
-    result_names,
-    score_rows,
-    threshold_line,
-    train,
-    training_features,
-    training_line,
-    with_results,
-)
-from ._io import (
-    atomic_path,
-    check_columns,
-    check_output_path,
-    iter_table,
-    open_output,
-    read_table,
-    write_csv,
-)
+# The modules that compute (pandas, scikit-learn, torch through the estimator) are
+# imported inside the command: `anovae --help` and `anovae fit --help` import this
+# module and must answer at once (benchmarks/cli_startup.py).
 from ._options import device_option, parse_threshold_params, reading_options, training_options
 
 
@@ -58,6 +29,36 @@ def fit(data, model_out, training, reading, quiet, force):
     The summary reports how many training rows the model flags, and with
     --label-column how well it ranks them.
     """
+    from .. import save
+    from ._detection import (
+        TopRows,
+        check_model_values,
+        features_line,
+        label_report,
+        label_targets,
+        load_model,
+        model_dtypes,
+        model_features,
+        model_input,
+        report,
+        result_names,
+        score_rows,
+        threshold_line,
+        train,
+        training_features,
+        training_line,
+        with_results,
+    )
+    from ._io import (
+        atomic_path,
+        check_columns,
+        check_output_path,
+        iter_table,
+        open_output,
+        read_table,
+        write_csv,
+    )
+
     params = parse_threshold_params(training.threshold, training.threshold_param)
     if training.threshold is not None and training.contamination is not None:
         raise click.UsageError("--contamination and --threshold are alternatives; give one")
@@ -112,6 +113,40 @@ def score(data, model_path, output, chunksize, label_column, top, device, readin
     (cells, header, separator), plus anomaly_score (higher = more anomalous) and
     is_anomaly (0/1).
     """
+    import numpy as np
+    import pandas as pd
+
+    from .. import save
+    from ._detection import (
+        TopRows,
+        check_model_values,
+        check_scores,
+        features_line,
+        label_report,
+        label_targets,
+        load_model,
+        model_dtypes,
+        model_features,
+        model_input,
+        report,
+        result_names,
+        score_rows,
+        threshold_line,
+        train,
+        training_features,
+        training_line,
+        with_results,
+    )
+    from ._io import (
+        atomic_path,
+        check_columns,
+        check_output_path,
+        iter_table,
+        open_output,
+        read_table,
+        write_csv,
+    )
+
     check_output_path(output, force=force, inputs=[data, model_path])
     estimator = load_model(model_path, device)
     dtype = model_dtypes(estimator)

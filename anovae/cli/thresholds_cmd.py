@@ -1,4 +1,10 @@
-"""``anovae thresholds``: the threshold strategies plugins registered."""
+"""``anovae thresholds``: the threshold strategies plugins registered.
+
+The list reads each strategy's name, description and whether it needs labels from
+its registration, which imports nothing (built-in strategies are registered as lazy
+references), so it answers at once. Naming strategies shows their parameters too:
+that imports their classes.
+"""
 
 import inspect
 import json
@@ -6,11 +12,6 @@ import json
 import click
 
 from .._plugins import registrations
-
-
-def _description(factory):
-    text = getattr(factory, "description", "") or inspect.getdoc(factory) or ""
-    return text.strip().splitlines()[0] if text.strip() else ""
 
 
 def _parameters(factory):
@@ -26,24 +27,44 @@ def _parameters(factory):
     }
 
 
+def _check_names(ctx, param, names):
+    found = registrations("thresholds")
+    for name in names:
+        if name not in found:
+            from .._plugins import lookup
+            from ..errors import PluginError
+
+            try:
+                lookup("thresholds", name)
+            except PluginError as exc:
+                raise click.BadParameter(str(exc)) from None
+    return names
+
+
 @click.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...", callback=_check_names)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def thresholds(as_json):
+def thresholds(names, as_json):
     """List threshold strategies: name, what it does, parameters with defaults.
 
-    Use one with 'anovae detect --threshold NAME [--threshold-param KEY=VALUE]'.
+    Without NAME, every registered strategy and what it does; with NAME, also its
+    parameters and their defaults. Use one with
+    'anovae detect --threshold NAME [--threshold-param KEY=VALUE]'.
     """
+    found = registrations("thresholds")
     rows = []
-    for name, reg in registrations("thresholds").items():
-        rows.append(
-            {
-                "name": name,
-                "description": _description(reg.obj),
-                "parameters": _parameters(reg.obj),
-                "supervised": bool(getattr(reg.obj, "supervised", False)),
-                "plugin": reg.plugin,
-            }
-        )
+    for name in names or found:
+        reg = found[name]
+        row = {
+            "name": name,
+            "description": reg.description,
+            "supervised": bool(reg.attribute("supervised", False)),
+            "plugin": reg.plugin,
+        }
+        if names:
+            # A partial factory (``pythresh:*``) shows the parameters it leaves open.
+            row["parameters"] = _parameters(reg.obj)
+        rows.append(row)
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=repr))
         return
@@ -52,5 +73,9 @@ def thresholds(as_json):
     for row in rows:
         needs = " [needs --label-column]" if row["supervised"] else ""
         click.echo(f"{row['name']}: {row['description']}{needs}")
-        params = ", ".join(f"{k}={v!r}" for k, v in row["parameters"].items())
-        click.echo(f"    parameters: {params or 'none'}")
+        if "parameters" in row:
+            params = ", ".join(f"{k}={v!r}" for k, v in row["parameters"].items())
+            click.echo(f"    parameters: {params or 'none'}")
+    if not names and rows:
+        click.echo("(parameters: anovae thresholds NAME)", err=True)
+

@@ -4,19 +4,71 @@ Files are looked up as ``<data_home>/<folder>/<file>``, where ``data_home`` is t
 loader's argument, else the ``ANOVAE_DATA`` environment variable, else
 ``~/anovae_data``. Nothing is downloaded: a missing file raises
 :class:`anovae.errors.DataError` saying where it was looked for and where the data
-comes from.
+comes from. :func:`load_dataset` loads any dataset a plugin registered, by name.
+
+The loaders are imported on first use (PEP 562), so that a plugin can name them
+without loading NumPy and pandas.
 """
 
-from ._home import get_data_home
-from ._images import load_frey_face, load_mnist
-from ._nsl_kdd import load_nsl_kdd
-from ._odds import ODDS_NAMES, load_odds
+import importlib
 
 __all__ = [
     "ODDS_NAMES",
     "get_data_home",
+    "load_dataset",
     "load_frey_face",
     "load_mnist",
     "load_nsl_kdd",
     "load_odds",
 ]
+
+# public name -> module that defines it
+_LAZY = {
+    "get_data_home": "._home",
+    "load_frey_face": "._images",
+    "load_mnist": "._images",
+    "load_nsl_kdd": "._nsl_kdd",
+    "ODDS_NAMES": "._odds",
+    "load_odds": "._odds",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+def load_dataset(name, *, data_home=None, **kwargs):
+    """Load a dataset registered by a plugin (``anovae datasets`` lists them).
+
+    Parameters
+    ----------
+    name : str
+        Registered name, such as ``"nsl-kdd"`` or ``"odds:cardio"``.
+    data_home : str or path-like, default=None
+        Folder holding the files; see :func:`get_data_home`.
+    **kwargs
+        Passed to the dataset's loader.
+
+    Returns
+    -------
+    sklearn.utils.Bunch
+        What the loader returns.
+
+    Raises
+    ------
+    anovae.errors.PluginError
+        No plugin registers ``name`` (the message suggests the closest name).
+    anovae.errors.DataError
+        The dataset's files are missing from the data folder.
+    """
+    from .._plugins import lookup
+
+    return lookup("datasets", name)(data_home=data_home, **kwargs)

@@ -3,15 +3,23 @@
 from functools import partial
 
 from anovae import hookimpl
-from anovae.datasets import ODDS_NAMES, load_nsl_kdd, load_odds
+from anovae.plugins import Lazy
 
 
 @hookimpl
 def register_datasets(register):
-    register("nsl-kdd", load_nsl_kdd, "NSL-KDD network intrusion data (Tavallaee et al. 2009)")
+    # Imported here, not at the top: loading the plugin manager (for `anovae --help`)
+    # imports every built-in plugin module, and the loaders need NumPy and pandas.
+    from anovae.datasets import ODDS_NAMES
+
+    register(
+        "nsl-kdd",
+        Lazy("anovae.datasets:load_nsl_kdd"),
+        "NSL-KDD network intrusion data (Tavallaee et al. 2009)",
+    )
     for name in ODDS_NAMES:
         register(
             f"odds:{name}",
-            partial(load_odds, name),
+            partial(Lazy("anovae.datasets:load_odds"), name),
             f"ODDS {name} tabular anomaly benchmark (Rayana 2016, via ADBench)",
         )

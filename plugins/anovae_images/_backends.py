@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 from sklearn.utils import Bunch
 
-from anovae._plugins import lookup, registry
+from anovae.plugins import lookup, registry
 from anovae.datasets import load_frey_face, load_mnist
 
 LIKELIHOODS = ("bernoulli", "gaussian")

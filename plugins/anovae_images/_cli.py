@@ -7,26 +7,19 @@ Errors need no handling here: the root group's error boundary turns any
 import time
 
 import click
-import numpy as np
 
-from anovae import load, save
-from anovae.cli._io import atomic_path, check_output_path
-from anovae.cli._options import device_option
-from anovae.errors import DataError
+from anovae.cli import device_option
 
-from ._backends import available_backends, get_backend
-from ._estimator import ImageVAE
-from ._networks import PRESETS
-from ._plots import (
-    require_matplotlib,
-    save_image_grid,
-    save_latent_scatter,
-    save_manifold,
-    save_reconstructions,
-)
+# The commands import NumPy, torch and the estimator when they run: this module is
+# imported whenever the plugin adds its commands, `anovae --help` included.
+
+#: The network presets of ``_networks.PRESETS`` (a test keeps the two equal).
+PRESET_NAMES = ("conv", "mlp2", "paper")
 
 
 def _check_backend(ctx, param, value):
+    from ._backends import available_backends
+
     names = available_backends()
     if value not in names:
         raise click.BadParameter(f"unknown image backend {value!r}; available: {', '.join(names)}")
@@ -34,6 +27,11 @@ def _check_backend(ctx, param, value):
 
 
 def _load_image_model(path):
+    from anovae import load
+    from anovae.errors import DataError
+
+    from ._estimator import ImageVAE
+
     model = load(path)
     if not isinstance(model, ImageVAE):
         raise DataError(
@@ -44,6 +42,8 @@ def _load_image_model(path):
 
 
 def _load_test_images(model, data_home):
+    from ._backends import get_backend
+
     return get_backend(model.backend).load("test", data_home=data_home)
 
 
@@ -61,11 +61,17 @@ def _picture_command(function):
 def _prepare_output(output, force, model):
     # Before any work: a missing matplotlib or an unusable path should not cost a
     # model load or a pass over the test set.
+    from anovae.tables import check_output_path
+
+    from ._plots import require_matplotlib
+
     require_matplotlib()
     check_output_path(output, force=force, inputs=[model], option="-o")
 
 
 def _write(save_picture, output, *args, **kwargs):
+    from anovae.tables import atomic_path
+
     with atomic_path(output) as tmp:
         save_picture(*args, tmp, **kwargs)
     click.echo(f"wrote {output}")
@@ -108,7 +114,7 @@ def images():
 )
 @click.option(
     "--preset",
-    type=click.Choice(sorted(PRESETS)),
+    type=click.Choice(PRESET_NAMES),
     default="mlp2",
     show_default=True,
     help="Network: the paper's one-layer MLP, a two-layer MLP or a small CNN.",
@@ -161,6 +167,14 @@ def fit(
     MNIST is dynamically binarized (new binary pixels every epoch); Frey Face has
     Gaussian pixels with means in (0, 1).
     """
+    import numpy as np
+
+    from anovae import save
+    from anovae.tables import atomic_path, check_output_path
+
+    from ._backends import get_backend
+    from ._estimator import ImageVAE
+
     check_output_path(model_out, force=force, option="--model-out")
     images_ = get_backend(backend).load("train", data_home=data_home).images
     if n_images is not None and n_images < len(images_):
@@ -205,6 +219,8 @@ def fit(
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latent draws.")
 def sample(model, output, force, n_images, seed):
     """Draw images from MODEL: z ~ N(0, I), decoded to pixel means."""
+    from ._plots import save_image_grid
+
     _prepare_output(output, force, model)
     vae = _load_image_model(model)
     _write(save_image_grid, output, vae.sample(n_images, random_state=seed))
@@ -223,6 +239,8 @@ def sample(model, output, force, n_images, seed):
 @data_home_option
 def reconstruct(model, output, force, n_images, data_home):
     """Show test images (odd rows) above MODEL's reconstructions (even rows)."""
+    from ._plots import save_reconstructions
+
     _prepare_output(output, force, model)
     vae = _load_image_model(model)
     originals = _load_test_images(vae, data_home).images[:n_images] / 255.0
@@ -244,6 +262,8 @@ def manifold(model, output, force, n_per_axis):
     Linearly spaced points of the unit square go through the inverse Gaussian CDF
     and are decoded.
     """
+    from ._plots import save_manifold
+
     _prepare_output(output, force, model)
     vae = _load_image_model(model)
     if vae.latent_dim != 2:
@@ -270,6 +290,10 @@ def scatter(model, output, force, n_points, data_home):
     A latent space of more than two dimensions is shown by its first two principal
     components.
     """
+    import numpy as np
+
+    from ._plots import save_latent_scatter
+
     _prepare_output(output, force, model)
     vae = _load_image_model(model)
     test = _load_test_images(vae, data_home)

@@ -11,11 +11,16 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from anovae._base import _param_to_json
-from anovae._device import resolve_device
-from anovae._objectives import elbo_terms, iwae_bound
-from anovae._persistence import load_module_arrays, module_arrays, register_model_class
-from anovae._training import OPTIMIZERS, train
+from anovae.modeling import (
+    OPTIMIZERS,
+    elbo_terms,
+    iwae_bound,
+    load_module_arrays,
+    module_arrays,
+    resolve_device,
+    train,
+)
+from anovae.modeling import param_to_json as _param_to_json
 from anovae.errors import ModelFileError, PluginError
 
 from ._backends import LIKELIHOODS, get_backend
@@ -454,5 +459,3 @@ class ImageVAE(TransformerMixin, BaseEstimator):
         estimator._eps_seed = int(meta["eps_seed"])
         return estimator
 
-
-register_model_class(ImageVAE)

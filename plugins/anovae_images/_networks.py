@@ -14,7 +14,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from anovae._networks import _MAX_LOG_VAR, _MIN_LOG_VAR, VAEModule, mlp
+from anovae.modeling import MAX_LOG_VAR as _MAX_LOG_VAR
+from anovae.modeling import MIN_LOG_VAR as _MIN_LOG_VAR
+from anovae.modeling import VAEModule, mlp
 
 _LOG_2PI = math.log(2 * math.pi)
 

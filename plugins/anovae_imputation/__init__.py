@@ -2,27 +2,36 @@
 
 Registers the imputers ``vae`` (:class:`VAEImputer`, the MIWAE rule) and ``cvae``
 (:class:`CVAEImputer`, the ID-CVAE feature recovery), and the ``anovae impute``
-command.
+command, whose ``--method`` takes any registered imputer. Both are registered by
+:class:`~anovae.plugins.Lazy` reference and imported on first use.
 """
 
-from anovae import hookimpl
+import importlib
 
-from ._cvae_imputer import CVAEImputer
-from ._vae_imputer import VAEImputer
+from anovae import hookimpl
+from anovae.plugins import Lazy
 
 __all__ = ["CVAEImputer", "VAEImputer", "register_commands", "register_imputers"]
+
+_LAZY = {"CVAEImputer": "._cvae_imputer", "VAEImputer": "._vae_imputer"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @hookimpl
 def register_imputers(register):
     register(
         "vae",
-        VAEImputer,
+        Lazy(f"{__name__}._vae_imputer:VAEImputer"),
         "conditional expectation / most probable value under a VAE (MIWAE; Mattei & Frellsen 2019)",
     )
     register(
         "cvae",
-        CVAEImputer,
+        Lazy(f"{__name__}._cvae_imputer:CVAEImputer"),
         "categorical recovery by the best-explaining label of a conditional VAE "
         "(ID-CVAE; Lopez-Martin et al. 2017)",
     )
@@ -30,8 +39,6 @@ def register_imputers(register):
 
 @hookimpl
 def register_commands(cli):
-    # Imported here: the command pulls in the CLI helpers, which the library
-    # imputers do not need.
     from ._cli import impute
 
     cli.add_command(impute)

@@ -1,26 +1,28 @@
 """``anovae impute``: fill the missing cells of a table and write the completed copy."""
 
+import inspect
 import time
 
 import click
-import pandas as pd
 
-from anovae import ConditionalVAE
-from anovae.cli._io import (
-    check_columns,
-    check_finite,
-    check_not_empty,
-    check_output_path,
-    fill_cells,
-    open_output,
-    read_table,
-    write_csv,
-)
-from anovae.cli._options import device_option
-from anovae.errors import DataError
+from anovae.cli import device_option
 
-from ._cvae_imputer import CVAEImputer
-from ._vae_imputer import VAEImputer, default_estimator
+# pandas, torch and the imputers are imported when the command runs: this module is
+# imported whenever the plugin adds its command, `anovae --help` included.
+
+#: The imputers this plugin knows how to configure from the command's options; any
+#: other registered imputer is built with the parameters it accepts (see _imputer).
+_OWN = ("vae", "cvae")
+
+
+def _check_method(ctx, param, value):
+    from anovae.plugins import PluginError, lookup
+
+    try:
+        lookup("imputers", value)
+    except PluginError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
 
 
 @click.command()
@@ -52,12 +54,14 @@ from ._vae_imputer import VAEImputer, default_estimator
 )
 @click.option(
     "--method",
-    type=click.Choice(["vae", "cvae"]),
+    metavar="NAME",
     default="vae",
     show_default=True,
-    help="vae: conditional expectation (numbers) or most probable value (categories) "
-    "under one VAE. cvae: for each text column, the value under which a conditional "
-    "VAE reconstructs the row best (ID-CVAE).",
+    callback=_check_method,
+    help="A registered imputer (see 'anovae plugins'). vae: conditional expectation "
+    "(numbers) or most probable value (categories) under one VAE. cvae: for each text "
+    "column, the value under which a conditional VAE reconstructs the row best "
+    "(ID-CVAE). A plugin's imputer fills the numeric columns.",
 )
 @click.option(
     "--epochs", type=click.IntRange(min=1), default=100, show_default=True, metavar="N",
@@ -82,6 +86,10 @@ def impute(data, output, na_values, columns, exclude, method, epochs, seed, devi
     Example:
       anovae impute sensors.csv -o sensors_filled.csv --na-values '?' --exclude id
     """
+    import pandas as pd
+
+    from anovae.tables import check_output_path, fill_cells, open_output, read_table, write_csv
+
     check_output_path(output, force=force, inputs=[data])
     # The model reads parsed values; the output copies the cells as written.
     frame, cells = read_table(data, cells=True)
@@ -96,7 +104,10 @@ def impute(data, output, na_values, columns, exclude, method, epochs, seed, devi
         imputer = _imputer(method, wanted, epochs, seed, device, quiet)
         started = time.perf_counter()
         completed = frame.copy()
-        completed[features] = imputer.fit_transform(frame[features])
+        filled = imputer.fit_transform(frame[features])
+        if not isinstance(filled, pd.DataFrame):
+            filled = pd.DataFrame(filled, columns=features, index=frame.index)
+        completed[wanted] = filled[wanted]
         lines.append(_training_line(imputer, method, len(frame), time.perf_counter() - started))
 
     with open_output(output) as handle:
@@ -132,6 +143,8 @@ def _with_na_values(frame, tokens):
     """
     if not tokens:
         return frame
+    import pandas as pd
+
     numbers = set(pd.to_numeric(pd.Series(tokens), errors="coerce").dropna())
     frame = frame.copy()
     for name in frame.columns:
@@ -152,6 +165,11 @@ def _with_na_values(frame, tokens):
 
 
 def _choose_columns(frame, columns, exclude, method, path):
+    import pandas as pd
+
+    from anovae.errors import DataError
+    from anovae.tables import check_columns, check_finite, check_not_empty
+
     check_columns(exclude, frame.columns, "--exclude")
     check_columns(columns, frame.columns, "--columns")
     both = [name for name in columns if name in exclude]
@@ -165,6 +183,17 @@ def _choose_columns(frame, columns, exclude, method, path):
     numeric = [name for name in features if pd.api.types.is_numeric_dtype(frame[name])]
     if method == "vae":
         return features, list(columns) or features
+    if method not in _OWN:
+        # A plugin's imputer is a scikit-learn transformer: numbers in, numbers out.
+        for name in columns:
+            if name not in numeric:
+                raise click.BadParameter(
+                    f"column {name!r} is not numeric; imputer {method!r} fills numeric columns",
+                    param_hint="'--columns'",
+                )
+        if not numeric:
+            raise DataError(f"{path}: imputer {method!r} fills numeric columns and there is none")
+        return numeric, list(columns) or numeric
     if columns:
         for name in columns:
             if name in numeric:
@@ -189,12 +218,33 @@ def _choose_columns(frame, columns, exclude, method, path):
 def _imputer(method, targets, epochs, seed, device, quiet):
     common = dict(max_epochs=epochs, device=device, verbose=0 if quiet else 1)
     if method == "vae":
+        from ._vae_imputer import VAEImputer, default_estimator
+
         model = default_estimator(**common)
         return VAEImputer(estimator=model, columns=targets, random_state=seed)
-    return CVAEImputer(estimator=ConditionalVAE(**common), columns=targets, random_state=seed)
+    if method == "cvae":
+        from anovae import ConditionalVAE
+
+        from ._cvae_imputer import CVAEImputer
+
+        return CVAEImputer(estimator=ConditionalVAE(**common), columns=targets, random_state=seed)
+    from anovae.plugins import lookup
+
+    factory = lookup("imputers", method)
+    offered = {"columns": targets, "random_state": seed, "device": device}
+    return factory(**{key: value for key, value in offered.items() if key in _keywords(factory)})
+
+
+def _keywords(factory):
+    try:
+        return set(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        return set()
 
 
 def _training_line(imputer, method, n_rows, seconds):
+    if method not in _OWN:
+        return f"fitted imputer {method!r} on {n_rows} rows ({seconds:.1f}s)"
     if method == "vae":
         epochs = f"{imputer.estimator_.n_epochs_} epoch(s)"
         return f"trained a VAE on {n_rows} rows ({epochs}, {seconds:.1f}s)"

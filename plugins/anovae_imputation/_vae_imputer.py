@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from anovae import VAE
-from anovae._tabular import BERNOULLI, GAUSSIAN
+from anovae.modeling import BERNOULLI, GAUSSIAN
 
 from ._miwae import conditional_modes, importance_weights, resampled_draws
 from ._tables import as_frame, complete, resolve_columns

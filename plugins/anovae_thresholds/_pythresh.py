@@ -1,37 +1,12 @@
 """Optional bridge to the thresholders of PyThresh, when it is installed."""
 
 import importlib
-import importlib.util
 
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import BuiltinStrategy, below
-
-# PyThresh modules whose class is the upper-cased module name and whose default
-# constructor suffices. A list rather than a scan, so that registering stays cheap
-# and never imports PyThresh's heavier modules.
-METHODS = (
-    "aucp", "boot", "chau", "clf", "dsn", "eb", "fgd", "fwfm", "gesd", "hist",
-    "iqr", "karch", "mad", "mcst", "moll", "mtt", "ocsvm", "qmcd", "regr", "wind",
-    "yj", "zscore",
-)  # fmt: skip
-
-
-def available_methods():
-    """Return the names in ``METHODS`` that the installed PyThresh provides.
-
-    An empty list when PyThresh is not installed.
-    """
-    try:
-        import pythresh.thresholds  # noqa: F401
-    except ImportError:
-        return []
-    return [
-        name
-        for name in METHODS
-        if importlib.util.find_spec(f"pythresh.thresholds.{name}") is not None
-    ]
+from ._pythresh_methods import METHODS, available_methods  # noqa: F401 - re-exported
 
 
 class PyThreshThreshold(BuiltinStrategy):
