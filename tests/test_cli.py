@@ -613,6 +613,23 @@ def test_example_plugin_command_works_and_reports_bad_input_in_one_line(plugin_p
     assert result.stderr == f"Error: {ragged}: line 3 has 3 fields but the header has 2\n"
 
 
+def test_the_guides_test_fixture_works_with_the_plugin_installed(plugin_path, tmp_path):
+    # docs/plugins.md section 6, run as a plugin author would, the plugin installed.
+    guide = (REPO / "docs" / "plugins.md").read_text()
+    section = guide[guide.index("## 6. Test it"):]
+    code = section[section.index("```python") + len("```python"):]
+    code = code[: code.index("```")]
+    test_file = tmp_path / "test_guide.py"
+    test_file.write_text(code)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, **with_path(plugin_path, ANOVAE_PLUGINS="example")},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+
+
 def test_anovae_plugins_restricts_what_loads(plugin_path):
     # Built-ins always load; the variable selects third-party plugins only.
     result = run("thresholds", env=with_path(plugin_path, ANOVAE_PLUGINS=""))
