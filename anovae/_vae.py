@@ -5,7 +5,7 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import OutlierMixin, TransformerMixin, _fit_context
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -20,7 +20,7 @@ from .thresholds import get_threshold_strategy, strategy_name
 DEFAULT_THRESHOLD = "iqr"
 
 
-class VAE(OutlierMixin, TransformerMixin, BaseVAE):
+class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseVAE):
     """Variational autoencoder for anomaly detection and representation learning.
 
     A Gaussian-latent VAE trained by minibatch AEVB with the reparameterization
@@ -265,8 +265,21 @@ class VAE(OutlierMixin, TransformerMixin, BaseVAE):
         return np.where(self.decision_function(X) < 0, -1, 1)
 
     def fit_predict(self, X, y=None):
-        """Fit on X and return its +1/-1 labels."""
-        return self.fit(X).predict(X)
+        """Fit on X and return its +1/-1 labels (``y`` goes to a supervised threshold)."""
+        return self.fit(X, y).predict(X)
+
+    def score(self, X, y=None):
+        """Mean per-row bound on log p(x) of X, in nats (higher is better).
+
+        Like ``GaussianMixture.score``: model selection without labels, for example
+        ``GridSearchCV(VAE(), {"latent_dim": [2, 8]})``. ``y`` is ignored.
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    @property
+    def _n_features_out(self):
+        # transform's columns, named vae0, vae1, ... by get_feature_names_out
+        return self.latent_dim
 
     def feature_scores(self, X):
         """Per-cell contribution to a row's anomaly: -E_q[log p(x_j | z)] in nats.

@@ -112,17 +112,26 @@ def get_threshold_strategy(spec, **params):
                 f"{type(strategy).__name__}, not an anovae.ThresholdStrategy"
             )
         strategy._anovae_name = spec
-        return strategy
+        return _validated(strategy)
     if hasattr(spec, "fit") and hasattr(spec, "predict"):
         if not hasattr(spec, "get_params"):
             return spec
         copy = clone(spec)
         if getattr(spec, "_anovae_name", None):
             copy._anovae_name = spec._anovae_name
-        return copy
+        return _validated(copy)
     raise DataError(
         f"threshold must be a strategy name or an object with fit/predict, got {spec!r}"
     )
+
+
+def _validated(strategy):
+    # A strategy's own fit checks its parameters, but inside an estimator's fit
+    # scikit-learn skips nested validation (prefer_skip_nested_validation): check
+    # them here, before any training, with scikit-learn's wording.
+    if getattr(strategy, "_parameter_constraints", None):
+        strategy._validate_params()
+    return strategy
 
 
 def strategy_name(strategy):

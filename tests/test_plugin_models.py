@@ -93,3 +93,31 @@ def test_an_unknown_model_kind_points_at_plugins(tmp_path):
         archive.writestr("anovae.json", json.dumps(header))
     with pytest.raises(ModelFileError, match=r"unknown model kind 'someone.Else'; is the plugin that provides it installed\?"):
         load(path)
+
+
+def test_a_threshold_instance_with_invalid_parameters_is_refused():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from anovae_thresholds import MADThreshold
+
+    with pytest.raises(InvalidParameterError, match="'k' parameter of MADThreshold"):
+        VAE(threshold=MADThreshold(k=-3), max_epochs=2).fit(small_data())
+    with pytest.raises(InvalidParameterError, match="'k' parameter of MADThreshold"):
+        get_threshold_strategy("mad", k=-3)
+
+
+def test_vae_score_feature_names_and_fit_predict_with_labels():
+    import pandas as pd
+    from sklearn.model_selection import GridSearchCV
+
+    X = pd.DataFrame(small_data(), columns=["a", "b", "c"])
+    model = VAE(latent_dim=2, max_epochs=2, random_state=0).set_output(transform="pandas").fit(X)
+    assert list(model.get_feature_names_out()) == ["vae0", "vae1"]
+    assert list(model.transform(X).columns) == ["vae0", "vae1"]
+    assert model.score(X) == pytest.approx(model.score_samples(X).mean())
+    search = GridSearchCV(VAE(max_epochs=2, random_state=0), {"latent_dim": [1, 2]}, cv=2).fit(X)
+    assert search.best_params_["latent_dim"] in (1, 2)
+    y = np.zeros(len(X), dtype=int)
+    y[:5] = 1
+    labels = VAE(threshold="f1", max_epochs=2, random_state=0).fit_predict(X, y)
+    assert set(labels) <= {-1, 1}

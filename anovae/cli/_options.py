@@ -200,8 +200,8 @@ def _try_parameters(name, params):
 
     scores = np.linspace(0.0, 1.0, 1000) ** 4
     labels = (scores > 0.6).astype(np.int64)
-    strategy = get_threshold_strategy(name, **params)
     try:
+        strategy = get_threshold_strategy(name, **params)  # checks the parameters
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             supervised = getattr(strategy, "supervised", False)
