@@ -383,3 +383,21 @@ DOCUMENTED_MODULES = [
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_guides_pyproject_is_complete():
+    import tomllib
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
+    block = guide[guide.index("```toml\n[build-system]") + len("```toml\n"):]
+    project = tomllib.loads(block[: block.index("```")])
+    assert project["build-system"]["build-backend"]
+    assert project["project"]["name"] and project["project"]["version"]
+    assert project["project"]["entry-points"]["anovae"] == {"example": "anovae_example_plugin"}
+
+
+def test_cli_names_a_partial_factory_strategy_like_the_model_file():
+    from anovae.cli._detection import _strategy_name
+
+    assert _strategy_name(get_threshold_strategy("zscore")) == "zscore"
+    assert _strategy_name(MaxThreshold()) == "MaxThreshold"

@@ -17,8 +17,8 @@ from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 from .. import VAE
 from .. import load as load_estimator
 from .._tabular import CATEGORICAL
-from ..errors import DataError
-from ..thresholds import available_thresholds, get_threshold_strategy
+from ..errors import DataError, PluginError
+from ..thresholds import get_threshold_strategy, strategy_name
 from ._io import check_columns, check_finite, check_not_empty, check_numeric, row_label
 
 SCORE_COLUMN = "anomaly_score"
@@ -349,10 +349,11 @@ def threshold_line(estimator, flagged, n_rows):
 
 
 def _strategy_name(strategy):
-    for name, factory in available_thresholds().items():
-        if factory is type(strategy) or getattr(factory, "func", None) is type(strategy):
-            return name
-    return type(strategy).__name__
+    # The name a model file stores; a strategy no plugin registers is still shown.
+    try:
+        return strategy_name(strategy)
+    except PluginError:
+        return type(strategy).__name__
 
 
 class TopRows:
