@@ -500,7 +500,7 @@ def test_semicolon_table_is_not_read_as_one_column(tmp_path):
 
 def test_single_column_parse_with_another_separator_in_header_is_refused(tmp_path):
     data = tmp_path / "data.csv"
-    data.write_text(written_table(";", ","))
+    data.write_text(written_table(";", "."))
     result = invoke("detect", data, *FAST, "--sep", ",")
     one_line_error(result, "data.csv", "single column", "--sep ';'")
 
