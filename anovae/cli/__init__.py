@@ -14,17 +14,39 @@ they run, and plugins register their objects by lazy reference.
 Public for plugin commands: :func:`device_option` (the ``--device`` option).
 """
 
-import logging
+import os
+import signal
 import sys
 
-import click
 
-from .. import __version__
-from .._plugins import add_commands, get_plugin_manager
-from .._plugins import logger as plugin_logger
-from . import datasets_cmd, detect, fit_score, plugins_cmd, thresholds_cmd
-from ._errors import BoundaryGroup
-from ._options import device_option
+def _interrupted_while_starting(signum, frame):
+    # Nothing has been written yet: one line and the conventional code, no traceback.
+    sys.stderr.write("anovae: interrupted (Ctrl-C); no output written\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+# Ctrl-C while the modules below import would print a KeyboardInterrupt traceback:
+# until the command's own error boundary takes over, an interrupt ends the process
+# with one line (restored at the end of this module).
+_START_UP_HANDLER = False
+try:
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupted_while_starting)
+        _START_UP_HANDLER = True
+except ValueError:  # imported outside the main thread: leave signals alone
+    pass
+
+import logging  # noqa: E402
+
+import click  # noqa: E402
+
+from .. import __version__  # noqa: E402
+from .._plugins import add_commands, get_plugin_manager  # noqa: E402
+from .._plugins import logger as plugin_logger  # noqa: E402
+from . import datasets_cmd, detect, fit_score, plugins_cmd, thresholds_cmd  # noqa: E402
+from ._errors import BoundaryGroup  # noqa: E402
+from ._options import device_option  # noqa: E402
 
 __all__ = ["AnovaeGroup", "cli", "device_option", "main"]
 
@@ -142,6 +164,9 @@ for _command in (
 ):
     cli.add_command(_command)
 
+if _START_UP_HANDLER:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 def main(argv=None):
     """Entry point of the ``anovae`` executable."""
@@ -150,3 +175,4 @@ def main(argv=None):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
