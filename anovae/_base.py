@@ -15,6 +15,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._budget import EVAL_INTERVAL, LR_SCHEDULE, MAX_VALIDATION_ROWS, TRIM_WARMUP, batch_size_for, max_steps_for
 from ._device import cpu_threads, resolve_device, scoring_threads, training_threads
 from ._likelihoods import Batch, TabularLikelihood
 from ._networks import ACTIVATIONS, VAEModule
@@ -50,11 +51,13 @@ class BaseVAE(BaseEstimator):
         "hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "likelihood": [StrOptions({"auto", "gaussian", "bernoulli"})],
+        "numeric_transform": [StrOptions({"yeo-johnson", "standardize"})],
         "noise_std": [StrOptions({"column", "cell"}), Interval(Real, 0, None, closed="neither")],
         "beta": [Interval(Real, 0, None, closed="left")],
         "trim_fraction": [Interval(Real, 0, 1, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [None, Interval(Integral, 1, None, closed="left")],
+        "max_steps": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
@@ -119,6 +122,8 @@ class BaseVAE(BaseEstimator):
             codec.n_categories,
             bernoulli_means,
             noise_std=self.noise_std,
+            category_frequencies=codec.category_frequencies(),
+            novelty_log_probs=codec.novelty_log_probs(),
         )
         # torch initializes layers from its global generator on construction; fork it
         # so that building a model leaves the user's random stream untouched (the real
@@ -133,12 +138,14 @@ class BaseVAE(BaseEstimator):
                 condition_encoder=condition_encoder,
             )
 
-    def _fit_network(self, frame, conditions=None, n_conditions=0, condition_encoder=False):
+    def _fit_network(self, frame, conditions=None, n_conditions=0, condition_encoder=False, hold_out=False):
         """Fit codec and network on ``frame`` (from ``_frame(X, reset=True)``).
 
-        ``conditions``: (n, n_conditions) one-hot labels or None.
+        ``conditions``: (n, n_conditions) one-hot labels or None. ``hold_out`` keeps
+        ``validation_fraction`` of the rows out of training even without early
+        stopping (their indices end up in ``_validation_rows``).
         """
-        self._codec = TabularCodec.fit(frame, self.likelihood)
+        self._codec = TabularCodec.fit(frame, self.likelihood, self.numeric_transform)
         self.feature_kinds_ = {c["name"]: c["kind"] for c in self._codec.columns}
         encoded = self._codec.encode(frame)
         rng = check_random_state(self.random_state)
@@ -151,11 +158,12 @@ class BaseVAE(BaseEstimator):
         module.to(device)
 
         n = len(encoded)
-        n_val = int(round(self.validation_fraction * n)) if self.early_stopping else 0
+        n_val = int(round(self.validation_fraction * n)) if self.early_stopping or hold_out else 0
         if n - n_val < 1:
             n_val = 0
         order = np.random.RandomState(split_seed).permutation(n)
         train_rows, val_rows = np.sort(order[n_val:]), np.sort(order[:n_val])
+        self._validation_rows = val_rows
 
         def condition_rows(rows):
             if conditions is None:
@@ -163,10 +171,14 @@ class BaseVAE(BaseEstimator):
             return torch.as_tensor(conditions[rows], dtype=torch.float32, device=device)
 
         data = to_batch(encoded if n_val == 0 else encoded.take(train_rows), device)
+        batch_size = batch_size_for(self.batch_size, len(train_rows))
+        max_steps = max_steps_for(self.max_steps, len(train_rows), batch_size)
         validation_loss = None
-        if n_val:
-            val_data = to_batch(encoded.take(val_rows), device)
-            val_cond = condition_rows(val_rows)
+        if n_val and self.early_stopping:
+            # Each check costs at most this many rows, whatever the table's size.
+            checked = val_rows[:: max(1, -(-n_val // MAX_VALIDATION_ROWS))]
+            val_data = to_batch(encoded.take(checked), device)
+            val_cond = condition_rows(checked)
             val_eps = self._draws((1, 1, self.latent_dim), device)
 
             def validation_loss():
@@ -178,13 +190,17 @@ class BaseVAE(BaseEstimator):
                     keep = max(1, int(round(len(per_row) * (1.0 - self.trim_fraction))))
                     return float(per_row.sort().values[:keep].mean())
 
-        with cpu_threads(device, training_threads(module, self.batch_size)):
-            self.history_ = self._train(module, data, condition_rows(train_rows), validation_loss, device, train_seed)
+        with cpu_threads(device, training_threads(module, batch_size)):
+            self.history_ = self._train(
+                module, data, condition_rows(train_rows), validation_loss, device, train_seed,
+                batch_size=batch_size, max_steps=max_steps,
+            )
         self.module_ = module
-        self.n_epochs_ = len(self.history_)
+        self.n_steps_ = self.history_[-1]["step"] if self.history_ else 0
+        self.n_epochs_ = self.history_[-1]["epoch"] if self.history_ else 0
         return encoded
 
-    def _train(self, module, data, conditions, validation_loss, device, seed):
+    def _train(self, module, data, conditions, validation_loss, device, seed, *, batch_size, max_steps):
         return train(
             module,
             data,
@@ -192,7 +208,8 @@ class BaseVAE(BaseEstimator):
             validation_loss=validation_loss,
             beta=self.beta,
             max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            max_steps=max_steps,
+            batch_size=batch_size,
             optimizer=self.optimizer,
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
@@ -203,6 +220,9 @@ class BaseVAE(BaseEstimator):
             compile_step=self.compile,
             precision=self.precision,
             trim_fraction=self.trim_fraction,
+            trim_warmup=TRIM_WARMUP,
+            schedule=LR_SCHEDULE,
+            eval_interval=EVAL_INTERVAL,
         )
 
     # ---- scoring -------------------------------------------------------------------
@@ -242,20 +262,21 @@ class BaseVAE(BaseEstimator):
         return torch.cat(outputs).numpy()
 
     def _log_jacobian(self, encoded):
-        """log |d standardized / d original| summed over each row's observed Gaussian cells.
+        """Sum over each row's Gaussian cells of log |d model value / d original value|.
 
-        Scores are densities of the data as given, not of its standardized copy.
+        Added to the bound, it makes scores log-densities of the data as given, not
+        of its standardized (or power-transformed) copy. A missing cell counts with
+        its column's mean, as its likelihood term counts with its expected value.
         """
-        log_scales = self._codec.log_scales()
-        jacobian = np.full(len(encoded), log_scales.sum())
-        missing = np.isnan(encoded.num)
-        rows = np.flatnonzero(missing.any(axis=1))
-        if rows.size:
-            jacobian[rows] -= missing[rows] @ log_scales
-        return jacobian
+        return encoded.log_jac.sum(axis=1, dtype=np.float64)
 
     def _log_likelihood_bound(self, encoded, conditions=None):
-        """ELBO (n_importance_samples=1) or IWAE bound per row, in nats."""
+        """ELBO (n_importance_samples=1) or IWAE bound per row, in nats.
+
+        A missing cell contributes its expected log-likelihood given the observed
+        ones, so that rows with different numbers of observed cells are comparable:
+        leaving the cell out would make every incomplete row look more normal.
+        """
         module, latent = self.module_, self.latent_dim
         k, s = self.n_importance_samples, self.n_mc_samples
         device = resolve_device(self.device)
@@ -263,17 +284,17 @@ class BaseVAE(BaseEstimator):
             eps = self._draws((s, 1, latent), device)
 
             def fn(batch, condition):
-                cell, kl = elbo_terms(module, batch, eps, condition)
+                cell, kl = elbo_terms(module, batch, eps, condition, fill_missing=True)
                 return cell.sum(-1) - kl
 
         else:
             eps = self._draws((s, k, 1, latent), device)
 
             def fn(batch, condition):
-                return iwae_bound(module, batch, eps, condition)
+                return iwae_bound(module, batch, eps, condition, fill_missing=True)
 
         bound = self._map_chunks(encoded, fn, samples=s * k, conditions=conditions)
-        return bound - self._log_jacobian(encoded)
+        return bound + self._log_jacobian(encoded)
 
     def _cell_scores(self, encoded, conditions=None):
         """Negative expected log-likelihood per cell (NaN where missing), table order."""
@@ -287,7 +308,7 @@ class BaseVAE(BaseEstimator):
         cells = self._map_chunks(encoded, fn, samples=s, conditions=conditions)
         codec = self._codec
         g = len(codec.names(GAUSSIAN))
-        cells[:, :g] -= codec.log_scales()
+        cells[:, :g] += encoded.log_jac
         missing = np.concatenate(
             [np.isnan(encoded.num), np.isnan(encoded.bin), encoded.cat < 0], axis=1
         )
@@ -402,7 +423,9 @@ class BaseVAE(BaseEstimator):
         estimator.feature_kinds_ = {c["name"]: c["kind"] for c in estimator._codec.columns}
         estimator._eps_seed = int(meta["eps_seed"])
         estimator.history_ = list(meta["history"])
-        estimator.n_epochs_ = len(estimator.history_)
+        last = estimator.history_[-1] if estimator.history_ else {}
+        estimator.n_epochs_ = int(last.get("epoch", len(estimator.history_)))
+        estimator.n_steps_ = int(last.get("step", 0))
         estimator.n_features_in_ = int(meta["n_features_in"])
         if meta.get("feature_names_in") is not None:
             estimator.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)

@@ -38,7 +38,7 @@ class ConditionalVAE(ClassifierMixin, TransformerMixin, BaseVAE):
         log p(c) used by ``predict``/``predict_proba``/marginal scores: training
         frequencies or uniform (pure best reconstruction).
     latent_dim, hidden_layer_sizes, activation, likelihood, noise_std, beta, \
-max_epochs, batch_size, learning_rate, optimizer, weight_decay, early_stopping, \
+max_epochs, max_steps, batch_size, learning_rate, optimizer, weight_decay, early_stopping, \
 validation_fraction, n_iter_no_change, tol, n_importance_samples, n_mc_samples, \
 device, compile, precision, random_state, verbose
         As in :class:`anovae.VAE` (same defaults).
@@ -85,11 +85,13 @@ device, compile, precision, random_state, verbose
         hidden_layer_sizes=(64, 32),
         activation="relu",
         likelihood="auto",
+        numeric_transform="yeo-johnson",
         noise_std="column",
         beta=1.0,
         trim_fraction=0.0,
-        max_epochs=100,
-        batch_size=100,
+        max_epochs=None,
+        max_steps="auto",
+        batch_size="auto",
         learning_rate=1e-3,
         optimizer="adam",
         weight_decay=0.0,
@@ -111,10 +113,12 @@ device, compile, precision, random_state, verbose
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.likelihood = likelihood
+        self.numeric_transform = numeric_transform
         self.noise_std = noise_std
         self.beta = beta
         self.trim_fraction = trim_fraction
         self.max_epochs = max_epochs
+        self.max_steps = max_steps
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.optimizer = optimizer
@@ -215,11 +219,11 @@ device, compile, precision, random_state, verbose
             bounds = []
             for c in range(n_classes):
                 out = module.decode(z, eye[c].to(mu.device))
-                bounds.append(module.likelihood(out, batch).sum(-1).mean(0) - kl)
+                bounds.append(module.likelihood(out, batch, True).sum(-1).mean(0) - kl)
             return torch.stack(bounds, dim=1)
 
         bounds = self._map_chunks(encoded, fn, samples=s * n_classes)
-        return bounds - self._log_jacobian(encoded)[:, None]
+        return bounds + self._log_jacobian(encoded)[:, None]
 
     def predict_log_proba(self, X):
         """log p(c | x) from the class-conditional bounds and the class prior."""

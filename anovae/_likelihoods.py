@@ -17,6 +17,9 @@ from torch import nn
 from torch.nn import functional as F
 
 _LOG_2PI = math.log(2 * math.pi)
+#: Log-probability of a never-seen value when the codec does not say how many rows
+#: the column was fitted on: that of one new value in 10,000 rows.
+DEFAULT_NOVELTY_LOG_PROB = -math.log(10_001)
 
 
 class Batch(NamedTuple):
@@ -49,6 +52,17 @@ class TabularLikelihood(nn.Module):
     min_log_var, max_log_var : float
         Bounds of a learned log-variance; without a floor a Gaussian decoder can
         shrink its variance on one row without limit and the likelihood diverges.
+    category_frequencies : list of sequences, optional
+        Training frequency of each seen category, per categorical column: the
+        encoder input of a missing or never-seen category (the column's mean, as
+        for the other kinds).
+    novelty_log_probs : sequence of float, optional
+        Log-probability, per Bernoulli column then per categorical column, of a
+        value the column never produced in training (a category first met at
+        scoring time, a Bernoulli value outside [0, 1]). A fixed number, not a
+        decoder output: a slot that never receives data gets no gradient, so a
+        learned probability would depend on the initialization and drift with the
+        training length.
     """
 
     def __init__(
@@ -60,6 +74,8 @@ class TabularLikelihood(nn.Module):
         noise_std=1.0,
         min_log_var=-6.0,
         max_log_var=4.0,
+        category_frequencies=None,
+        novelty_log_probs=None,
     ):
         super().__init__()
         self.n_gaussian = n_gaussian
@@ -86,6 +102,18 @@ class TabularLikelihood(nn.Module):
         for j, (start, k) in enumerate(zip(offsets[:-1], self.n_categories)):
             pad[j, :k] = torch.arange(start, start + k)
         self.register_buffer("pad_index", pad)
+        # The unseen slot is kept in the layout (and never chosen): a fixed
+        # probability replaces it, see ``novelty_log_probs``.
+        frequencies = torch.zeros(self.n_slots)
+        for j, (start, k) in enumerate(zip(offsets[:-1], self.n_categories)):
+            seen = category_frequencies[j] if category_frequencies is not None else None
+            if seen is not None and len(seen) == k - 1:
+                frequencies[start : start + k - 1] = torch.as_tensor(seen, dtype=torch.float32)
+        self.register_buffer("category_frequencies", frequencies, persistent=False)
+        novelty = list(novelty_log_probs) if novelty_log_probs is not None else []
+        if len(novelty) != n_bernoulli + len(self.n_categories):
+            novelty = [DEFAULT_NOVELTY_LOG_PROB] * (n_bernoulli + len(self.n_categories))
+        self.register_buffer("novelty_log_probs", torch.tensor(novelty, dtype=torch.float32), persistent=False)
 
     # ---- layout --------------------------------------------------------------------
     @property
@@ -125,28 +153,61 @@ class TabularLikelihood(nn.Module):
     def embed(self, batch):
         """Encoder input: standardized numbers, Bernoulli values, one-hot categories."""
         num = torch.nan_to_num(batch.num, nan=0.0)
-        missing_b = torch.isnan(batch.bin)
-        binary = torch.where(missing_b, self.bernoulli_means.expand_as(batch.bin), batch.bin)
+        unusable = torch.isnan(batch.bin) | (batch.bin < 0) | (batch.bin > 1)
+        binary = torch.where(unusable, self.bernoulli_means.expand_as(batch.bin), batch.bin)
         parts = [num, binary]
         if self.n_categories:
-            observed = batch.cat >= 0
+            # Missing and never-seen categories enter as the column's mean one-hot
+            # vector (its training frequencies), like a missing number enters as its
+            # mean: an input the encoder has a defined answer for.
+            known = (batch.cat >= 0) & (batch.cat < self.unseen_codes)
             onehot = torch.zeros(len(batch), self.n_slots, device=num.device, dtype=num.dtype)
             index = self.cat_offsets + batch.cat.clamp(min=0)
-            onehot.scatter_(1, index, observed.to(num.dtype))
+            onehot.scatter_(1, index, known.to(num.dtype))
+            if not bool(known.all()):
+                fill = self.category_frequencies.to(num.dtype) * self._slot_mask(~known).to(num.dtype)
+                onehot = onehot + fill
             parts.append(onehot)
         return torch.cat(parts, dim=1)
 
+    @property
+    def unseen_codes(self):
+        """The code of the never-seen slot of each categorical column."""
+        return torch.as_tensor([k - 1 for k in self.n_categories], device=self.pad_index.device)
+
+    def _slot_mask(self, column_mask):
+        """(n, C) per-column flags spread over each column's slots: (n, n_slots)."""
+        owner = torch.repeat_interleave(
+            torch.arange(len(self.n_categories), device=column_mask.device),
+            torch.as_tensor(self.n_categories, device=column_mask.device),
+        )
+        return column_mask[:, owner]
+
     # ---- likelihood ----------------------------------------------------------------
     def category_log_probs(self, logits_c):
-        """(…, C, K_max) log-probabilities per categorical column, padded with -inf."""
+        """(…, C, K_max) log-probabilities per categorical column, padded with -inf.
+
+        Over the seen categories only: the unseen slot gets -inf too.
+        """
         extra = torch.full_like(logits_c[..., :1], float("-inf"))
-        padded = torch.cat([logits_c, extra], dim=-1)[..., self.pad_index]
+        padded = torch.cat([logits_c, extra], dim=-1)[..., self.seen_index]
         return torch.log_softmax(padded, dim=-1)
 
-    def forward(self, out, batch):
+    @property
+    def seen_index(self):
+        index = self.pad_index.clone()
+        for j, k in enumerate(self.n_categories):
+            index[j, k - 1] = self.n_slots
+        return index
+
+    def forward(self, out, batch, fill_missing=False):
         """Per-cell log-likelihood, shape (…, n, n_columns), block order g|b|c.
 
-        Missing cells give 0. ``out`` may carry leading sample dimensions.
+        ``out`` may carry leading sample dimensions. A missing cell gives 0, or with
+        ``fill_missing`` its expected log-likelihood under the decoder (minus the
+        entropy of p(x_j | z)): what an observed cell scores on average, so that a
+        row with blanks is scored as if they held typical values, neither more nor
+        less normal than a complete row.
         """
         mean, log_var, logits_b, logits_c = self.split(out)
         parts = []
@@ -154,17 +215,37 @@ class TabularLikelihood(nn.Module):
             observed = ~torch.isnan(batch.num)
             x = torch.nan_to_num(batch.num, nan=0.0)
             ll = -0.5 * (_LOG_2PI + log_var + (x - mean) ** 2 * torch.exp(-log_var))
-            parts.append(ll * observed)
+            if fill_missing:
+                ll = torch.where(observed, ll, -0.5 * (_LOG_2PI + log_var + 1.0))
+            else:
+                ll = ll * observed
+            parts.append(ll)
         if self.n_bernoulli:
-            observed = ~torch.isnan(batch.bin)
-            x = torch.nan_to_num(batch.bin, nan=0.0).expand_as(logits_b)
+            missing = torch.isnan(batch.bin)
+            outside = (batch.bin < 0) | (batch.bin > 1)
+            x = torch.where(missing | outside, 0.0, batch.bin).expand_as(logits_b)
             ll = -F.binary_cross_entropy_with_logits(logits_b, x, reduction="none")
-            parts.append(ll * observed)
+            ll = torch.where(outside, self.novelty_log_probs[: self.n_bernoulli], ll)
+            if fill_missing:
+                p = torch.sigmoid(logits_b)
+                expected = -F.binary_cross_entropy_with_logits(logits_b, p, reduction="none")
+                ll = torch.where(missing, expected, ll)
+            else:
+                ll = ll * ~missing
+            parts.append(ll)
         if self.n_categories:
             log_probs = self.category_log_probs(logits_c)
-            codes = batch.cat.clamp(min=0).expand(log_probs.shape[:-1])
+            unseen = batch.cat == self.unseen_codes
+            missing = batch.cat < 0
+            codes = torch.where(unseen | missing, 0, batch.cat).expand(log_probs.shape[:-1])
             ll = log_probs.gather(-1, codes.unsqueeze(-1)).squeeze(-1)
-            parts.append(ll * (batch.cat >= 0))
+            ll = torch.where(unseen, self.novelty_log_probs[self.n_bernoulli :], ll)
+            if fill_missing:
+                expected = (log_probs.exp() * log_probs.clamp(min=-1e30)).sum(-1)
+                ll = torch.where(missing, expected, ll)
+            else:
+                ll = ll * ~missing
+            parts.append(ll)
         return torch.cat(parts, dim=-1)
 
     @torch.no_grad()

@@ -8,9 +8,11 @@ input they are replaced by the column's training mean (zero after standardizatio
 as in MIWAE's zero imputation (Mattei & Frellsen, 2019).
 
 A categorical column gets one slot more than the categories seen in training, for
-any category first met at scoring time: the decoder learns a low probability for it,
-so an unseen category makes a row look unusual instead of silently dropping out of
-the likelihood the way a missing cell does.
+any category first met at scoring time. It enters the encoder as the column's mean
+one-hot vector and costs the fixed rule-of-succession probability 1/(n + 1) (see
+``novelty_log_probs``), so an unseen category makes a row look unusual instead of
+silently dropping out of the likelihood; a Bernoulli value outside [0, 1] is
+treated alike.
 """
 
 from dataclasses import dataclass
@@ -18,9 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import _power
 from .errors import DataError
 
 GAUSSIAN, BERNOULLI, CATEGORICAL = "gaussian", "bernoulli", "categorical"
+# Largest magnitude of a standardized value fed to the network.
+_LIMIT = 1e4
 
 
 @dataclass
@@ -30,12 +35,16 @@ class Encoded:
     num: np.ndarray  # (n, n_gaussian) standardized, NaN where missing
     bin: np.ndarray  # (n, n_bernoulli) in [0, 1], NaN where missing
     cat: np.ndarray  # (n, n_categorical) int codes, -1 where missing
+    # (n, n_gaussian) log |d num / d original value| per cell; a missing cell gets its
+    # column's training mean. None when not computed.
+    log_jac: np.ndarray = None
 
     def __len__(self):
         return self.num.shape[0]
 
     def take(self, index):
-        return Encoded(self.num[index], self.bin[index], self.cat[index])
+        log_jac = None if self.log_jac is None else self.log_jac[index]
+        return Encoded(self.num[index], self.bin[index], self.cat[index], log_jac)
 
 
 def _is_numeric(series):
@@ -58,15 +67,17 @@ class TabularCodec:
 
     # ---- fitting -------------------------------------------------------------------
     @classmethod
-    def fit(cls, frame, likelihood="auto"):
+    def fit(cls, frame, likelihood="auto", numeric_transform="standardize"):
+        """``numeric_transform``: "standardize", or "yeo-johnson" to power-transform
+        each Gaussian column first (see ``_power``)."""
         columns = []
         for name in frame.columns:
             series = frame[name]
-            columns.append(cls._fit_column(str(name), series, likelihood))
+            columns.append(cls._fit_column(str(name), series, likelihood, numeric_transform))
         return cls(columns)
 
     @staticmethod
-    def _fit_column(name, series, likelihood):
+    def _fit_column(name, series, likelihood, numeric_transform="standardize"):
         if pd.api.types.is_bool_dtype(series) and likelihood != GAUSSIAN:
             series = series.astype("float64")
         if _is_numeric(series) or pd.api.types.is_bool_dtype(series):
@@ -92,19 +103,44 @@ class TabularCodec:
                 kind = BERNOULLI
             else:
                 kind = GAUSSIAN
-            spec = {"name": name, "kind": kind}
+            spec = {"name": name, "kind": kind, "count": int(observed.size)}
             if kind == GAUSSIAN:
+                log_derivative = 0.0
+                if numeric_transform == "yeo-johnson":
+                    origin, size = _power.reference(observed)
+                    x = (observed - origin) / size
+                    power = _power.fit_lambda(x) if _power.heavy_tailed(x) else 1.0
+                    if power != 1.0:
+                        spec["origin"], spec["prescale"], spec["power"] = origin, size, power
+                        x = (observed - origin) / size
+                        log_derivative = float(np.mean(_power.log_derivative(x, power)) - np.log(size))
+                        observed = _power.transform(x, power)
                 scale = float(observed.std())
                 spec["mean"] = float(observed.mean())
                 spec["scale"] = scale if scale > 1e-12 else 1.0
+                # Mean log |dT/dx| of the column, for cells missing at scoring.
+                spec["mean_log_jacobian"] = log_derivative - float(np.log(spec["scale"]))
             else:
                 spec["mean"] = float(observed.mean())
             return spec
         observed = series.dropna()
         if observed.empty:
             raise DataError(f"column {name!r} has no observed value: every cell is empty")
-        categories = sorted({_python_scalar(v) for v in observed.unique()}, key=lambda v: (str(type(v)), v))
-        return {"name": name, "kind": CATEGORICAL, "categories": categories}
+        counts = {}
+        for value, count in observed.value_counts(sort=False).items():
+            if not count:
+                continue  # an unused level of a pandas Categorical was never seen
+            key = _python_scalar(value)
+            counts[key] = counts.get(key, 0) + int(count)
+        categories = sorted(counts, key=lambda v: (str(type(v)), v))
+        total = sum(counts.values())
+        return {
+            "name": name,
+            "kind": CATEGORICAL,
+            "categories": categories,
+            "frequencies": [counts[c] / total for c in categories],
+            "count": int(total),
+        }
 
     # ---- layout --------------------------------------------------------------------
     def names(self, kind=None):
@@ -128,6 +164,22 @@ class TabularCodec:
         position = {name: i for i, name in enumerate(blocks)}
         return np.array([position[c["name"]] for c in self.columns], dtype=np.int64)
 
+    def category_frequencies(self):
+        return [c.get("frequencies") for c in self._of(CATEGORICAL)]
+
+    def novelty_log_probs(self):
+        """Log-probability of a value never seen in training, per Bernoulli then
+        categorical column: -log(n + 1) for a column fitted on n observed cells.
+
+        After n draws without a new value, 1/(n + 1) is the rule-of-succession
+        estimate of the chance that the next one is new (Laplace). A fixed number
+        per column, so the penalty does not depend on how long training ran.
+        """
+        specs = self._of(BERNOULLI) + self._of(CATEGORICAL)
+        if any("count" not in c for c in specs):
+            return None
+        return [-float(np.log(c["count"] + 1.0)) for c in specs]
+
     def log_scales(self):
         return np.log([c["scale"] for c in self._of(GAUSSIAN)]).astype(np.float64)
 
@@ -135,18 +187,12 @@ class TabularCodec:
     def encode(self, frame):
         n = len(frame)
         gauss, bern, cats = self._of(GAUSSIAN), self._of(BERNOULLI), self._of(CATEGORICAL)
-        num = self._standardized(frame, gauss)
+        num, log_jac = self._standardized(frame, gauss)
         binm = np.empty((n, len(bern)), dtype=np.float32)
         for j, spec in enumerate(bern):
-            values = self._numeric(frame, spec)
-            outside = (values < 0) | (values > 1)
-            if outside.any():
-                row = int(np.flatnonzero(outside)[0])
-                raise DataError(
-                    f"column {spec['name']!r} has value {values[row]!r} at row {row}, "
-                    "outside the [0, 1] range of its bernoulli likelihood"
-                )
-            binm[:, j] = values
+            # A value outside [0, 1] is kept: the likelihood gives it the fixed
+            # probability of a never-seen value (see novelty_log_probs).
+            binm[:, j] = self._numeric(frame, spec)
         cat = np.empty((n, len(cats)), dtype=np.int64)
         for j, spec in enumerate(cats):
             series = frame[spec["name"]]
@@ -160,12 +206,14 @@ class TabularCodec:
             )
             codes[missing] = -1
             cat[:, j] = codes
-        return Encoded(num, binm, cat)
+        return Encoded(num, binm, cat, log_jac)
 
     def _standardized(self, frame, specs):
-        """Standardized float32 block of the Gaussian columns, converted in one go."""
+        """Standardized float32 block of the Gaussian columns, converted in one go,
+        and the float32 log-Jacobian of each cell."""
         if not specs:
-            return np.empty((len(frame), 0), dtype=np.float32)
+            empty = np.empty((len(frame), 0), dtype=np.float32)
+            return empty, empty
         try:
             values = frame[[spec["name"] for spec in specs]].to_numpy(dtype=np.float64, na_value=np.nan)
         except (TypeError, ValueError):
@@ -176,7 +224,23 @@ class TabularCodec:
                 self._numeric(frame, spec)  # raises, naming column and row
         means = np.array([spec["mean"] for spec in specs])
         scales = np.array([spec["scale"] for spec in specs])
-        return ((values - means) / scales).astype(np.float32)
+        log_jac = np.broadcast_to(-np.log(scales), values.shape).copy()
+        if any("power" in spec for spec in specs):
+            values = np.array(values, dtype=np.float64)  # to_numpy may return a read-only view
+        for j, spec in enumerate(specs):
+            if "power" in spec:
+                x = (values[:, j] - spec["origin"]) / spec["prescale"]
+                values[:, j] = _power.transform(x, spec["power"])
+                log_jac[:, j] += _power.log_derivative(x, spec["power"]) - np.log(spec["prescale"])
+        missing = np.isnan(values)
+        if missing.any():
+            fill = np.array([spec.get("mean_log_jacobian", -np.log(spec["scale"])) for spec in specs])
+            log_jac[missing] = np.broadcast_to(fill, values.shape)[missing]
+        standardized = (values - means) / scales
+        # A value far beyond anything seen can overflow a power transform; past this
+        # bound it is an extreme anomaly either way, and float32 must stay finite.
+        np.clip(standardized, -_LIMIT, _LIMIT, out=standardized)
+        return standardized.astype(np.float32), log_jac.astype(np.float32)
 
     @staticmethod
     def _numeric(frame, spec):
@@ -203,7 +267,10 @@ class TabularCodec:
         gi = bi = ci = 0
         for spec in self.columns:
             if spec["kind"] == GAUSSIAN:
-                out[spec["name"]] = num_mean[:, gi] * spec["scale"] + spec["mean"]
+                values = num_mean[:, gi] * spec["scale"] + spec["mean"]
+                if "power" in spec:
+                    values = _power.inverse(values, spec["power"]) * spec["prescale"] + spec["origin"]
+                out[spec["name"]] = values
                 gi += 1
             elif spec["kind"] == BERNOULLI:
                 out[spec["name"]] = bin_prob[:, bi]

@@ -6,6 +6,7 @@ the host only syncs once per epoch, to log and to check for divergence.
 """
 
 import copy
+import math
 import sys
 import time
 
@@ -17,11 +18,6 @@ from .errors import TrainingError
 OPTIMIZERS = {"adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad}
 PRECISIONS = {"float32": None, "bf16": torch.bfloat16}
 
-# Early stopping may not fire before this many optimizer steps. A VAE often sits on a
-# plateau for its first few hundred steps (the posterior collapsed, the variances
-# still at their start); on a small table, where an epoch is a handful of steps,
-# n_iter_no_change epochs would end training on that plateau.
-MIN_STEPS_BEFORE_STOPPING = 1000
 
 
 def make_optimizer(name, parameters, learning_rate, weight_decay):
@@ -52,30 +48,34 @@ def make_loss(module, beta, compile_step, trim_fraction=0.0):
 
 
 class Progress:
-    """Epoch progress on stderr: a bar at verbose=1, one line per epoch at 2."""
+    """Training progress on stderr: a bar at verbose=1, one line per evaluation at 2."""
 
-    def __init__(self, verbose, max_epochs, stream=None):
+    def __init__(self, verbose, max_steps, stream=None):
         self.verbose = verbose
-        self.max_epochs = max_epochs
+        self.max_steps = max_steps
         self.stream = stream or sys.stderr
 
     def update(self, record):
         if not self.verbose:
             return
-        epoch, loss = record["epoch"], record["loss"]
+        step, loss = record["step"], record["loss"]
         val = record["val_loss"]
         val_text = "" if val is None else f" val {val:.4g}"
         if self.verbose >= 2:
             print(
-                f"epoch {epoch:4d}  loss {loss:.4g}  recon {record['reconstruction']:.4g}"
-                f"  kl {record['kl']:.4g}{val_text}  {record['seconds']:.2f}s",
+                f"step {step:6d}  epoch {record['epoch']:4d}  loss {loss:.4g}  "
+                f"recon {record['reconstruction']:.4g}  kl {record['kl']:.4g}{val_text}  "
+                f"{record['seconds']:.2f}s",
                 file=self.stream,
             )
             return
         width = 30
-        filled = int(width * epoch / self.max_epochs)
+        filled = int(width * step / self.max_steps)
         bar = "#" * filled + "-" * (width - filled)
-        self.stream.write(f"\rtraining [{bar}] epoch {epoch}/{self.max_epochs} loss {loss:.4g}{val_text}")
+        self.stream.write(
+            f"\rtraining [{bar}] step {step}/{self.max_steps} (epoch {record['epoch']}) "
+            f"loss {loss:.4g}{val_text}"
+        )
         self.stream.flush()
 
     def close(self, stopped_early):
@@ -83,6 +83,18 @@ class Progress:
             note = " (early stop)" if stopped_early else ""
             self.stream.write(f"{note}\n")
             self.stream.flush()
+
+
+def learning_rate_factor(step, max_steps, schedule):
+    """Multiplier of the base learning rate at ``step`` (0-based) of ``max_steps``.
+
+    ``"cosine"`` decays to zero over the budget (Loshchilov & Hutter, "SGDR", ICLR
+    2017, without restarts): a fixed budget then ends on small steps, at a converged
+    model, instead of wherever a constant step size happens to leave it.
+    """
+    if schedule == "constant":
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * min(step, max_steps) / max_steps))
 
 
 def train(
@@ -93,7 +105,8 @@ def train(
     validation=None,
     validation_loss=None,
     beta,
-    max_epochs,
+    max_epochs=None,
+    max_steps=None,
     batch_size,
     optimizer,
     learning_rate,
@@ -105,68 +118,104 @@ def train(
     compile_step=False,
     precision="float32",
     trim_fraction=0.0,
+    trim_warmup=0.0,
+    schedule="constant",
+    eval_interval=None,
 ):
     """Fit ``module`` on ``data`` (a Batch already on the device); return the history.
 
-    ``validation_loss()`` (when early stopping) returns the mean validation loss as a
-    float; the best weights seen are restored at the end.
+    Training runs for ``max_steps`` minibatch steps, or ``max_epochs`` passes over the
+    data, whichever comes first (at least one must be given). Every
+    ``eval_interval`` steps (default: one epoch) a record is added to the history and,
+    when ``validation_loss()`` is given, the validation loss is checked: after
+    ``n_iter_no_change`` checks without a relative improvement of ``tol`` training
+    stops and the best weights seen are restored.
+
+    ``trim_fraction`` rows of each minibatch are left out of the gradient once the
+    first ``trim_warmup`` share of the budget has passed: on a random initial model
+    the worst-explained rows are not yet the anomalies.
     """
-    opt = make_optimizer(optimizer, module.parameters(), learning_rate, weight_decay)
-    loss_fn = make_loss(module, beta, compile_step, trim_fraction)
-    autocast_dtype = PRECISIONS[precision]
     n = len(data)
+    steps_per_epoch = -(-n // batch_size)
+    budget = [b for b in (max_steps, None if max_epochs is None else max_epochs * steps_per_epoch) if b]
+    if not budget:
+        raise ValueError("train needs max_steps or max_epochs")
+    max_steps = min(budget)
+    eval_interval = min(eval_interval or steps_per_epoch, max_steps)
+    warmup_steps = int(trim_warmup * max_steps)
+
+    opt = make_optimizer(optimizer, module.parameters(), learning_rate, weight_decay)
+    full_loss = make_loss(module, beta, compile_step, 0.0)
+    trimmed_loss = make_loss(module, beta, compile_step, trim_fraction) if trim_fraction else full_loss
+    autocast_dtype = PRECISIONS[precision]
     device = generator.device
     latent_dim = module.latent_dim
     history = []
-    progress = Progress(verbose, max_epochs)
+    progress = Progress(verbose, max_steps)
     best_loss, best_state, stale = float("inf"), None, 0
     stopped_early = False
-    for epoch in range(1, max_epochs + 1):
-        started = time.perf_counter()
-        module.train()
-        order = torch.randperm(n, generator=generator, device=device)
-        total = torch.zeros(3, device=device)
-        for start in range(0, n, batch_size):
-            rows = order[start : start + batch_size]
-            batch = data.index(rows)
-            condition = None if conditions is None else conditions[rows]
-            eps = torch.randn(len(rows), latent_dim, generator=generator, device=device)
-            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                loss, recon, kl = loss_fn(batch, eps, condition)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += torch.stack([loss.detach() * len(rows), recon.detach(), kl.detach()])
+    step, epoch = 0, 0
+    order, position = None, n
+    total, seen = torch.zeros(3, device=device), 0
+    started = time.perf_counter()
+    module.train()
+    while step < max_steps:
+        if position >= n:
+            order = torch.randperm(n, generator=generator, device=device)
+            position, epoch = 0, epoch + 1
+        rows = order[position : position + batch_size]
+        position += batch_size
+        batch = data.index(rows)
+        condition = None if conditions is None else conditions[rows]
+        eps = torch.randn(len(rows), latent_dim, generator=generator, device=device)
+        loss_fn = trimmed_loss if step >= warmup_steps else full_loss
+        factor = learning_rate_factor(step, max_steps, schedule)
+        if schedule != "constant":
+            for group in opt.param_groups:
+                group["lr"] = learning_rate * factor
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            loss, recon, kl = loss_fn(batch, eps, condition)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += torch.stack([loss.detach() * len(rows), recon.detach(), kl.detach()])
+        seen += len(rows)
+        step += 1
+        if step % eval_interval and step < max_steps:
+            continue
         loss_sum, recon_sum, kl_sum = (float(v) for v in total.tolist())
         if not all(map(_finite, (loss_sum, recon_sum, kl_sum))):
             raise TrainingError(
-                f"training diverged at epoch {epoch}: the loss is not finite; "
-                "try a lower learning_rate"
+                f"training diverged at step {step} (epoch {epoch}): the loss is not "
+                "finite; try a lower learning_rate"
             )
         val = None
         if validation_loss is not None:
             module.eval()
             val = validation_loss()
+            module.train()
         record = {
+            "step": step,
             "epoch": epoch,
-            "loss": loss_sum / n,
-            "reconstruction": recon_sum / n,
-            "kl": kl_sum / n,
+            "loss": loss_sum / seen,
+            "reconstruction": recon_sum / seen,
+            "kl": kl_sum / seen,
             "val_loss": val,
             "seconds": time.perf_counter() - started,
         }
         history.append(record)
         progress.update(record)
-        if val is not None:
-            if best_state is None or val < best_loss - tol * max(1.0, abs(best_loss)):
-                best_loss, stale = val, 0
-                best_state = copy.deepcopy(module.state_dict())
-            else:
-                stale += 1
-                steps = epoch * -(-n // batch_size)
-                if stale >= n_iter_no_change and steps >= MIN_STEPS_BEFORE_STOPPING:
-                    stopped_early = True
-                    break
+        total, seen, started = torch.zeros(3, device=device), 0, time.perf_counter()
+        if val is None:
+            continue
+        if best_state is None or val < best_loss - tol * max(1.0, abs(best_loss)):
+            best_loss, stale = val, 0
+            best_state = copy.deepcopy(module.state_dict())
+        else:
+            stale += 1
+            if stale >= n_iter_no_change:
+                stopped_early = True
+                break
     progress.close(stopped_early)
     if best_state is not None:
         module.load_state_dict(best_state)

@@ -168,11 +168,13 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         hidden_layer_sizes=(64, 32),
         activation="relu",
         likelihood="auto",
+        numeric_transform="yeo-johnson",
         noise_std="column",
         beta=1.0,
         trim_fraction=0.2,
-        max_epochs=100,
-        batch_size=100,
+        max_epochs=None,
+        max_steps="auto",
+        batch_size="auto",
         learning_rate=1e-3,
         optimizer="adam",
         weight_decay=0.0,
@@ -194,10 +196,12 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.likelihood = likelihood
+        self.numeric_transform = numeric_transform
         self.noise_std = noise_std
         self.beta = beta
         self.trim_fraction = trim_fraction
         self.max_epochs = max_epochs
+        self.max_steps = max_steps
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.optimizer = optimizer
@@ -231,18 +235,29 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         -------
         self : VAE
         """
-        encoded = self._fit_network(self._frame(X, reset=True))
+        strategy = self._threshold_strategy()
+        held_out = bool(getattr(strategy, "needs_held_out", False))
+        encoded = self._fit_network(self._frame(X, reset=True), hold_out=held_out)
         scores = self._log_likelihood_bound(encoded)
-        self._set_offset(scores, y)
+        self._set_offset(strategy, scores, y, self._validation_rows if held_out else None)
         return self
 
-    def _set_offset(self, scores, y=None):
+    def _threshold_strategy(self):
+        """The unfitted strategy that will set ``offset_`` (None for a float contamination)."""
         if self.threshold is None and self.contamination != "auto":
+            return None
+        return get_threshold_strategy(self.threshold if self.threshold is not None else DEFAULT_THRESHOLD)
+
+    def _set_offset(self, strategy, scores, y=None, held_out_rows=None):
+        if strategy is None:
             self.threshold_strategy_ = None
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
             return
-        spec = self.threshold if self.threshold is not None else DEFAULT_THRESHOLD
-        strategy = get_threshold_strategy(spec)
+        if held_out_rows is not None and len(held_out_rows):
+            # Rows the network never trained on: their scores are exchangeable with
+            # new data, which a conformal cut's guarantee needs.
+            scores = scores[held_out_rows]
+            y = None if y is None else np.asarray(y)[held_out_rows]
         strategy.fit(-scores, y if getattr(strategy, "supervised", False) else None)
         self.threshold_strategy_ = strategy
         self.offset_ = -float(strategy.threshold_)

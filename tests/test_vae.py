@@ -47,8 +47,9 @@ def fitted():
 def test_fit_returns_self_and_learned_attributes(fitted):
     vae, X = fitted
     assert vae.n_features_in_ == 6
-    assert vae.n_epochs_ == len(vae.history_) >= 1
-    assert set(vae.history_[0]) == {"epoch", "loss", "reconstruction", "kl", "val_loss", "seconds"}
+    assert vae.n_epochs_ == vae.history_[-1]["epoch"] >= 1
+    assert vae.n_steps_ == vae.history_[-1]["step"] >= 1
+    assert set(vae.history_[0]) == {"step", "epoch", "loss", "reconstruction", "kl", "val_loss", "seconds"}
     assert vae.transform(X).shape == (len(X), 2)
 
 
@@ -238,13 +239,13 @@ def test_divergence_raises_instead_of_returning_garbage(monkeypatch):
         return nan, nan, nan
 
     monkeypatch.setattr(_training, "negative_elbo", broken)
-    with pytest.raises(TrainingError, match="diverged at epoch 1"):
+    with pytest.raises(TrainingError, match="diverged at step"):
         VAE(**FAST).fit(correlated(50))
 
 
 def test_verbose_shows_progress(capsys):
     VAE(**{**FAST, "max_epochs": 3, "early_stopping": False}, verbose=1).fit(correlated(50))
-    assert "epoch 3/3" in capsys.readouterr().err
+    assert "step 3/3" in capsys.readouterr().err
 
 
 def test_cuda_requested_without_cuda_is_a_clear_error():

@@ -66,6 +66,7 @@ class FPRThreshold(BuiltinStrategy):
     """
 
     description = "Conformal cut on held-out normal scores; bounds false positives."
+    needs_held_out = True
     _parameter_constraints = {"target_fpr": [Interval(Real, 0, 1, closed="neither")]}
 
     def __init__(self, *, target_fpr=0.01):
