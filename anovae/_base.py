@@ -173,6 +173,8 @@ class BaseVAE(BaseEstimator):
         data = to_batch(encoded if n_val == 0 else encoded.take(train_rows), device)
         batch_size = batch_size_for(self.batch_size, len(train_rows))
         max_steps = max_steps_for(self.max_steps, len(train_rows), batch_size)
+        if self.max_epochs is not None:
+            max_steps = min(max_steps, self.max_epochs * -(-len(train_rows) // batch_size))
         validation_loss = None
         if n_val and self.early_stopping:
             # Each check costs at most this many rows, whatever the table's size.
@@ -196,6 +198,7 @@ class BaseVAE(BaseEstimator):
                 batch_size=batch_size, max_steps=max_steps,
             )
         self.module_ = module
+        self.training_budget_ = {"batch_size": batch_size, "max_steps": max_steps}
         self.n_steps_ = self.history_[-1]["step"] if self.history_ else 0
         self.n_epochs_ = self.history_[-1]["epoch"] if self.history_ else 0
         return encoded
@@ -391,6 +394,7 @@ class BaseVAE(BaseEstimator):
             "codec": self._codec.columns,
             "eps_seed": self._eps_seed,
             "history": self.history_,
+            "training_budget": getattr(self, "training_budget_", None),
             "n_features_in": int(self.n_features_in_),
             "feature_names_in": (
                 [str(n) for n in self.feature_names_in_] if hasattr(self, "feature_names_in_") else None
@@ -426,6 +430,8 @@ class BaseVAE(BaseEstimator):
         last = estimator.history_[-1] if estimator.history_ else {}
         estimator.n_epochs_ = int(last.get("epoch", len(estimator.history_)))
         estimator.n_steps_ = int(last.get("step", 0))
+        if meta.get("training_budget"):
+            estimator.training_budget_ = {k: int(v) for k, v in meta["training_budget"].items()}
         estimator.n_features_in_ = int(meta["n_features_in"])
         if meta.get("feature_names_in") is not None:
             estimator.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)

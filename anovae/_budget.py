@@ -14,9 +14,14 @@ import math
 #: ``batch_size="auto"``: one row in ``AUTO_BATCH_DIVISOR`` of the training rows,
 #: rounded to a power of two and kept within these bounds.
 AUTO_BATCH_MIN, AUTO_BATCH_MAX, AUTO_BATCH_DIVISOR = 64, 1024, 64
-#: ``max_steps="auto"``: this many minibatch steps, but never more than
+#: ``max_steps="auto"``: ``AUTO_STEPS`` minibatch steps while batches are below
+#: their cap; beyond it (more than AUTO_BATCH_MAX x AUTO_BATCH_DIVISOR rows) the
+#: budget shrinks with the square root of the row count, down to
+#: ``AUTO_MIN_STEPS``, because full batches give low-noise gradients and a table of
+#: millions of rows must train in seconds (the speed target: within 2x of
+#: IsolationForest's time, ``benchmarks/cli.py``). Never more than
 #: ``AUTO_MAX_EPOCHS`` passes over a small table.
-AUTO_STEPS, AUTO_MAX_EPOCHS = 3000, 500
+AUTO_STEPS, AUTO_MIN_STEPS, AUTO_MAX_EPOCHS = 3000, 1000, 500
 #: Steps between two validation checks (and history records). Counted in steps,
 #: not epochs, so that patience means the same on 80 rows as on 8 million.
 EVAL_INTERVAL = 100
@@ -42,4 +47,8 @@ def max_steps_for(spec, n_rows, batch_size):
     if spec != "auto":
         return int(spec)
     steps_per_epoch = -(-n_rows // batch_size)
-    return int(min(AUTO_STEPS, AUTO_MAX_EPOCHS * steps_per_epoch))
+    steps = AUTO_STEPS
+    full = AUTO_BATCH_MAX * AUTO_BATCH_DIVISOR
+    if n_rows > full:
+        steps = max(AUTO_MIN_STEPS, int(round(AUTO_STEPS * math.sqrt(full / n_rows))))
+    return int(min(steps, AUTO_MAX_EPOCHS * steps_per_epoch))

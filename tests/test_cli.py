@@ -144,7 +144,7 @@ def test_detect_summary_labels_metrics_and_top_rows(data):
     err = result.stderr
     assert "training [" in err  # the progress bar
     assert "40 rows, 4 features (3 numeric, 1 categorical)" in err
-    assert "trained 2 epoch(s)" in err
+    assert "trained 2 steps of 64 rows (2 epoch(s))" in err
     assert "flags" in err and "AUROC" in err and " AP " in err and "F1" in err
     top = err[err.index("top 2 anomalies") :].splitlines()[1:3]
     assert len(top) == 2

@@ -177,6 +177,7 @@ def train(X, training, params, labels=None, quiet=False):
     estimator = VAE(
         latent_dim=training.latent_dim,
         max_epochs=training.epochs,
+        max_steps=training.steps or "auto",
         contamination=training.contamination if training.contamination is not None else "auto",
         threshold=None if supervised else strategy,
         device=training.device,
@@ -331,9 +332,15 @@ def features_line(estimator, n_rows):
 
 
 def training_line(estimator, seconds):
-    epochs = estimator.n_epochs_
-    stopped = " (early stop)" if epochs < estimator.max_epochs else ""
-    return f"trained {epochs} epoch(s) in {seconds:.1f} s{stopped}"
+    budget = getattr(estimator, "training_budget_", None)
+    steps = getattr(estimator, "n_steps_", None)
+    if budget is None or steps is None:  # a model file from before step budgets
+        return f"trained {estimator.n_epochs_} epoch(s) in {seconds:.1f} s"
+    stopped = " (early stop)" if steps < budget["max_steps"] else ""
+    return (
+        f"trained {steps} steps of {budget['batch_size']} rows ({estimator.n_epochs_} "
+        f"epoch(s)) in {seconds:.1f} s{stopped}"
+    )
 
 
 def threshold_line(estimator, flagged, n_rows):

@@ -26,6 +26,7 @@ class Training:
     threshold_param: tuple
     contamination: float
     epochs: int
+    steps: int
     latent_dim: int
     device: str
     seed: int
@@ -104,9 +105,17 @@ _OPTIONS = [
         "--epochs",
         type=click.IntRange(min=1),
         metavar="N",
-        default=100,
-        show_default=True,
-        help="Maximum training epochs (training stops early when it stalls).",
+        default=None,
+        help="At most N passes over the data (default: no cap; training runs for "
+        "--steps gradient steps or stops early when it stalls).",
+    ),
+    click.option(
+        "--steps",
+        type=click.IntRange(min=1),
+        metavar="N",
+        default=None,
+        help="Gradient-step budget (default: chosen from the number of rows, see "
+        "VAE's max_steps).",
     ),
     click.option(
         "--latent-dim",
