@@ -20,8 +20,10 @@ AUTO_BATCH_MIN, AUTO_BATCH_MAX, AUTO_BATCH_DIVISOR = 64, 1024, 64
 #: ``AUTO_MIN_STEPS``, because full batches give low-noise gradients and a table of
 #: millions of rows must train in seconds (the speed target: within 2x of
 #: IsolationForest's time, ``benchmarks/cli.py``). Never more than
-#: ``AUTO_MAX_EPOCHS`` passes over a small table.
-AUTO_STEPS, AUTO_MIN_STEPS, AUTO_MAX_EPOCHS = 3000, 1000, 500
+#: ``AUTO_MAX_EPOCHS`` passes over a small table: thousands of passes over a few
+#: hundred rows fit their noise (on the ten ODDS sets defaults are chosen on,
+#: mean AUROC 0.817 with a cap of 500 passes, 0.828 with 50).
+AUTO_STEPS, AUTO_MIN_STEPS, AUTO_MAX_EPOCHS = 3000, 1000, 50
 #: Steps between two validation checks (and history records). Counted in steps,
 #: not epochs, so that patience means the same on 80 rows as on 8 million.
 EVAL_INTERVAL = 100

@@ -77,7 +77,9 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         Training budget in minibatch gradient steps. ``"auto"``: 3000 steps while
         the batch is below its cap (up to 65,536 rows), then shrinking with the
         square root of the row count to 1000 steps (619k rows and beyond), and at
-        most 500 passes over a tiny table. Training time then stops growing with the
+        most 50 passes over a small table (so a 200-row table trains for 200
+        steps, not 3000: on the ten ODDS sets defaults are chosen on, the cap
+        raised mean AUROC from 0.817 to 0.828). Training time then stops growing with the
         row count (see ``anovae/_budget.py`` for the reasoning and the figures).
     max_epochs : int or None, default=None
         Optional cap on passes over the training data, on top of ``max_steps``.

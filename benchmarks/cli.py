@@ -2,9 +2,13 @@
 
 For each size (10k, 100k and 1M rows by default) the script writes a CSV of 20
 columns (18 numeric channels driven by 4 latent factors, one 4-level category, one
-0/1 flag; about 1 % of rows perturbed) and then runs, each as its own process:
+0/1 flag; about 1 % of rows perturbed, marked in a ``label`` column that neither
+detector uses as a feature) and, with ``--donors``, the real 619k-row KDD Cup 2014
+donors set (``adbench-large/11_donors.npz``) as CSV; then it runs, each as its own
+process:
 
-- ``anovae detect DATA -o OUT --epochs E --quiet``: read, train, score, write;
+- ``anovae detect DATA -o OUT --label-column label --quiet`` at the package defaults
+  (or ``--epochs E``): read, train, score, write;
 - IsolationForest (scikit-learn defaults, ``random_state=0``) in a Python process
   that reads the same CSV with pandas, one-hot encodes the category, fits, scores
   and writes the same kind of output CSV: the same job, another model;
@@ -58,7 +62,8 @@ import pandas as pd
 from sklearn.ensemble import IsolationForest
 data, out = sys.argv[1], sys.argv[2]
 frame = pd.read_csv(data)
-X = pd.get_dummies(frame, columns=["kind"], dtype=float)
+X = frame.drop(columns=["label"])
+X = pd.get_dummies(X, columns=["kind"], dtype=float) if "kind" in X else X
 forest = IsolationForest(random_state=0).fit(X)
 frame["anomaly_score"] = -forest.score_samples(X)
 frame["is_anomaly"] = (forest.predict(X) == -1).astype(int)
@@ -82,7 +87,25 @@ def write_csv(path, n_rows, seed=0, chunk=200_000):
             frame = pd.DataFrame(values.round(4), columns=[f"ch{i:02d}" for i in range(N_NUMERIC)])
             frame.insert(0, "kind", kinds[kind])
             frame["flag"] = (values[:, 0] > 1.0).astype(int)
+            frame["label"] = odd.astype(int)
             frame.to_csv(handle, index=False, header=start == 0)
+
+
+def write_donors(path, data_home):
+    """The donors set as a CSV of its 10 features and its 0/1 label."""
+    with np.load(Path(data_home) / "adbench-large" / "11_donors.npz", allow_pickle=False) as archive:
+        X, y = archive["X"], archive["y"]
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    frame["label"] = y.astype(int)
+    frame.to_csv(path, index=False)
+
+
+def auroc(out):
+    """AUROC of the ``anomaly_score`` column of an output file against its ``label``."""
+    from sklearn.metrics import roc_auc_score
+
+    frame = pd.read_csv(out, usecols=["label", "anomaly_score"])
+    return roc_auc_score(frame["label"], frame["anomaly_score"])
 
 
 def measure(command, threads):
@@ -113,7 +136,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000",
                         help="comma-separated row counts for detect, IsolationForest and score")
-    parser.add_argument("--epochs", type=int, default=5, help="training epochs of anovae detect")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="cap on training epochs of anovae detect (default: its step budget)")
+    parser.add_argument("--donors", action="store_true", help="also the real 619k-row donors set")
+    parser.add_argument("--data-home", default=os.environ.get("ANOVAE_DATA")
+                        or Path(__file__).resolve().parents[1].parent / "shared" / "data")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads of each process")
     parser.add_argument("--big", action="store_true", help="also stream 10M rows through anovae score")
     parser.add_argument("--keep", metavar="DIR", help="write the files here and keep them")
@@ -126,18 +153,24 @@ def main(argv=None):
     rows = []
     model = folder / "model.anovae"
     try:
-        for n in sizes:
-            data = folder / f"rows_{label(n)}.csv"
-            write_csv(data, n)
+        jobs = [(label(n), n, lambda path, n=n: write_csv(path, n)) for n in sizes]
+        if args.donors:
+            jobs.append(("donors", 619_326, lambda path: write_donors(path, args.data_home)))
+        epochs = [] if args.epochs is None else ["--epochs", args.epochs]
+        for name, n, write in jobs:
+            data = folder / f"rows_{name}.csv"
+            write(data)
             out = folder / "out.csv"
             model_out = ["--model-out", model, "--force"] if n == sizes[0] else []
-            detect = measure([anovae, "detect", data, "-o", out, "--force", "--epochs", args.epochs,
+            detect = measure([anovae, "detect", data, "-o", out, "--force", *epochs, "--label-column", "label",
                               "--seed", "0", "--quiet", *model_out], args.threads)
+            detect_auroc = auroc(out)
             forest = measure([sys.executable, "-c", _ISOLATION_FOREST, data, out], args.threads)
+            forest_auroc = auroc(out)
             score = measure([anovae, "score", data, "--model", model, "-o", out, "--force", "--quiet"],
-                            args.threads)
-            rows.append((n, detect, forest, score, data.stat().st_size))
-            print(f"{label(n)} rows done", file=sys.stderr, flush=True)
+                            args.threads) if name != "donors" else None
+            rows.append((name, detect, forest, score, data.stat().st_size, detect_auroc, forest_auroc))
+            print(f"{name} rows done", file=sys.stderr, flush=True)
             data.unlink()
         if args.big:
             n = 10_000_000
@@ -145,24 +178,29 @@ def main(argv=None):
             write_csv(data, n)
             score = measure([anovae, "score", data, "--model", model, "-o", folder / "out.csv",
                              "--force", "--quiet"], args.threads)
-            rows.append((n, None, None, score, data.stat().st_size))
+            rows.append((label(n), None, None, score, data.stat().st_size, None, None))
             data.unlink()
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
 
-    print(f"\n20 columns; anovae detect with --epochs {args.epochs}; "
+    budget = "its default step budget" if args.epochs is None else f"--epochs {args.epochs}"
+    print(f"\nGenerated: 20 columns; anovae detect with {budget}; "
           f"anovae score with the {label(sizes[0])} model, default --chunksize; "
           f"{args.threads} thread(s) per process on {os.cpu_count()} CPU(s)\n")
-    print("| rows | CSV MB | detect s | detect peak MB | IsolationForest s | IForest peak MB "
-          "| score s | score peak MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n, detect, forest, score, size in rows:
+    print("| rows | CSV MB | detect s | detect peak MB | AUROC | IsolationForest s | IForest peak MB "
+          "| AUROC | detect / IForest time | score s | score peak MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, detect, forest, score, size, ours, theirs in rows:
         def cells(measured):
             return ("-", "-") if measured is None else (f"{measured[0]:.1f}", f"{measured[1]:.0f}")
 
-        print(f"| {label(n)} | {size / 2**20:.0f} | {' | '.join(cells(detect))} | "
-              f"{' | '.join(cells(forest))} | {' | '.join(cells(score))} |")
+        def number(value):
+            return "-" if value is None else f"{value:.3f}"
+
+        ratio = "-" if detect is None else f"{detect[0] / forest[0]:.1f}x"
+        print(f"| {name} | {size / 2**20:.0f} | {' | '.join(cells(detect))} | {number(ours)} | "
+              f"{' | '.join(cells(forest))} | {number(theirs)} | {ratio} | {' | '.join(cells(score))} |")
 
 
 if __name__ == "__main__":

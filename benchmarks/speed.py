@@ -7,7 +7,7 @@ n in {10k, 100k, 1M} rows by d in {20, 100} columns, float64, generated in memor
 Both libraries get the same network and the same amount of work:
 
 - anovae: ``VAE(hidden_layer_sizes=(64, 32), latent_dim=8, batch_size=B,
-  max_epochs=E, early_stopping=False, n_mc_samples=1, learning_rate=1e-3,
+  max_epochs=E, max_steps=10**12, early_stopping=False, n_mc_samples=1, learning_rate=1e-3,
   weight_decay=0.0, random_state=0)``, Adam; every other parameter at its package
   default (the header line prints ``noise_std`` and ``trim_fraction``, which
   change the objective but not the network's work). Encoder d -> 64 -> 32 -> 2 x 8
@@ -129,6 +129,8 @@ def make_anovae(args, epochs, batch_size=None, precision=None):
         latent_dim=LATENT,
         batch_size=batch_size or args.batch_size,
         max_epochs=epochs,
+        # Equal work: the epochs decide, not the package's step budget.
+        max_steps=10**12,
         early_stopping=False,
         n_mc_samples=1,
         learning_rate=1e-3,

@@ -291,3 +291,15 @@ def test_trim_fraction_changes_training():
     plain = VAE(**FAST, trim_fraction=0.0).fit(X)
     trimmed = VAE(**FAST, trim_fraction=0.3).fit(X)
     assert not np.allclose(plain.score_samples(X), trimmed.score_samples(X))
+
+
+def test_per_column_noise_keeps_pace_with_training():
+    # c is a + b to 1% of its spread: within the budget the model should learn that
+    # every column is predictable from a 2-d code (a small noise), not stay near the
+    # data's variance (it stayed at 0.66-0.73 before the log-variance gain).
+    rng = np.random.RandomState(0)
+    a, b = rng.normal(size=(2, 1500))
+    X = np.column_stack([a, b, a + b + 0.014 * rng.normal(size=1500)])
+    vae = VAE(random_state=0, max_steps=1500).fit(X)
+    noise = np.exp(0.5 * vae.module_.likelihood.column_log_var.detach().numpy())
+    assert noise.max() < 0.55
