@@ -1,5 +1,6 @@
 """What VAE and ConditionalVAE share: parameters, data handling, fitting, scoring."""
 
+import functools
 from numbers import Integral, Real
 
 import numpy as np
@@ -37,6 +38,27 @@ def to_batch(encoded, device):
         torch.from_numpy(encoded.bin).to(device),
         torch.from_numpy(encoded.cat).to(device),
     )
+
+
+def transactional(fit):
+    """Make ``fit`` all or nothing: if it raises, the estimator is left as it was.
+
+    A refit that fails (a diverged training, bad data found late) keeps the previous
+    model whole instead of pairing its network with the new data's codec, and a
+    first fit that fails leaves the estimator unfitted (NotFittedError).
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        saved = dict(self.__dict__)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    return wrapper
 
 
 def _is_frame(X):

@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import BaseVAE
+from ._base import BaseVAE, transactional
 from ._objectives import gaussian_kl
 from ._persistence import register_model_class
 
@@ -143,6 +143,7 @@ device, compile, precision, random_state, verbose
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @transactional
     def fit(self, X, y):
         """Fit on rows X with class labels y.
 

@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseVAE, _is_frame
+from ._base import BaseVAE, _is_frame, transactional
 from ._persistence import register_model_class
 from .errors import DataError
 from .thresholds import get_threshold_strategy, strategy_name
@@ -249,6 +249,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @transactional
     def fit(self, X, y=None):
         """Fit the VAE on X (array or DataFrame).
 

@@ -303,3 +303,36 @@ def test_per_column_noise_keeps_pace_with_training():
     vae = VAE(random_state=0, max_steps=1500).fit(X)
     noise = np.exp(0.5 * vae.module_.likelihood.column_log_var.detach().numpy())
     assert noise.max() < 0.55
+
+
+def _diverging(monkeypatch):
+    from anovae import _training
+
+    def broken(module, batch, eps, beta=1.0, condition=None, trim_fraction=0.0):
+        out = module(batch, eps, condition)[0]
+        nan = out.sum() * float("nan")
+        return nan, nan, nan
+
+    monkeypatch.setattr(_training, "negative_elbo", broken)
+
+
+def test_a_failed_refit_keeps_the_previous_model(monkeypatch):
+    X = correlated(200)
+    vae = VAE(**FAST).fit(X)
+    before = vae.score_samples(X)
+    _diverging(monkeypatch)
+    with pytest.raises(TrainingError):
+        vae.fit(correlated(300, seed=5) * 10)
+    np.testing.assert_array_equal(vae.score_samples(X), before)
+
+
+def test_a_failed_first_fit_leaves_the_estimator_unfitted(monkeypatch):
+    from sklearn.exceptions import NotFittedError
+
+    _diverging(monkeypatch)
+    vae = VAE(**FAST)
+    with pytest.raises(TrainingError):
+        vae.fit(correlated(100))
+    with pytest.raises(NotFittedError):
+        vae.predict(correlated(5))
+    assert not hasattr(vae, "n_features_in_")
