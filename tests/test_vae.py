@@ -336,3 +336,11 @@ def test_a_failed_first_fit_leaves_the_estimator_unfitted(monkeypatch):
     with pytest.raises(NotFittedError):
         vae.predict(correlated(5))
     assert not hasattr(vae, "n_features_in_")
+
+
+def test_fit_score_samples_is_fit_then_score_samples():
+    X = correlated(300)
+    once = VAE(**FAST)
+    scores = once.fit_score_samples(X)
+    np.testing.assert_array_equal(scores, VAE(**FAST).fit(X).score_samples(X))
+    np.testing.assert_array_equal(scores, once.score_samples(X))

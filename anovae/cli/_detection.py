@@ -159,7 +159,10 @@ def load_model(path, device=None):
 
 
 def train(X, training, params, labels=None, quiet=False):
-    """Fit a VAE on ``X`` with the command's options; return it and the seconds taken.
+    """Fit a VAE on ``X`` with the command's options.
+
+    Returns the estimator, the seconds taken and ``score_samples(X)``, computed once
+    by the fit itself (scoring a large table twice costs seconds).
 
     A supervised threshold strategy (such as ``f1``) cannot be fitted by ``VAE.fit``,
     which sees no labels; it is fitted here on the training scores and the known
@@ -185,25 +188,27 @@ def train(X, training, params, labels=None, quiet=False):
         verbose=0 if quiet else 1,
     )
     started = time.perf_counter()
-    estimator.fit(X)
+    log_likelihood = estimator.fit_score_samples(X)
     if supervised:
         known = ~np.isnan(labels.y)
-        scores = -estimator.score_samples(X)
+        scores = -log_likelihood
         fitted = clone(strategy).fit(scores[known], labels.y[known])
         estimator.set_params(threshold=strategy)
         estimator.threshold_strategy_ = fitted
         estimator.offset_ = -float(fitted.threshold_)
     estimator.set_params(verbose=0)
-    return estimator, time.perf_counter() - started
+    return estimator, time.perf_counter() - started, log_likelihood
 
 
-def score_rows(estimator, X):
+def score_rows(estimator, X, log_likelihood=None):
     """Return ``(anomaly_score, is_anomaly)`` for X in one scoring pass.
 
     ``is_anomaly`` repeats ``predict``'s arithmetic (``score_samples - offset_ < 0``)
     rather than calling it, which would score every row a second time.
+    ``log_likelihood``: ``score_samples(X)`` when already known (from the fit).
     """
-    log_likelihood = estimator.score_samples(X)
+    if log_likelihood is None:
+        log_likelihood = estimator.score_samples(X)
     flags = (log_likelihood - estimator.offset_ < 0).astype(np.int64)
     return -log_likelihood, flags
 

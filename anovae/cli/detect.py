@@ -96,12 +96,13 @@ def detect(ctx, data, output, training, reading, model_out, model_path, top, qui
     labels = label_targets(frame[label], data) if label is not None else None
 
     lines = []
+    known = None
     if estimator is None:
-        estimator, seconds = train(frame[features], training, params, labels, quiet)
+        estimator, seconds, known = train(frame[features], training, params, labels, quiet)
         lines.append(training_line(estimator, seconds))
     else:
         lines.append(f"scored with {model_path} (trained {estimator.n_epochs_} epoch(s))")
-    scores, flags = score_rows(estimator, model_input(estimator, frame, features))
+    scores, flags = score_rows(estimator, model_input(estimator, frame, features), known)
     check_scores(scores, frame, data)
     names = result_names(frame.columns)
 

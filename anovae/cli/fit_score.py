@@ -67,7 +67,7 @@ def fit(data, model_out, training, reading, quiet, force):
     features = training_features(frame, training, data)
     label = training.label_column
     labels = label_targets(frame[label], data) if label is not None else None
-    estimator, seconds = train(frame[features], training, params, labels, quiet)
+    estimator, seconds, _ = train(frame[features], training, params, labels, quiet)
     with atomic_path(model_out) as tmp:
         save(estimator, tmp)
     if quiet:
