@@ -41,7 +41,9 @@ class ConditionalVAE(ClassifierMixin, TransformerMixin, BaseVAE):
 max_epochs, max_steps, batch_size, learning_rate, optimizer, weight_decay, early_stopping, \
 validation_fraction, n_iter_no_change, tol, n_importance_samples, n_mc_samples, \
 device, compile, precision, random_state, verbose
-        As in :class:`anovae.VAE` (same defaults).
+        As in :class:`anovae.VAE` (same defaults, but ``n_mc_samples=10``: a
+        class is chosen by comparing bounds, where Monte Carlo noise decides
+        near-ties).
 
     Attributes
     ----------
