@@ -1,6 +1,8 @@
 """Device resolution: ``"auto"`` means CUDA when present, else CPU."""
 
 import contextlib
+import os
+import threading
 
 import torch
 
@@ -19,21 +21,39 @@ def resolve_device(spec):
     return device
 
 
+_THREADS_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def cpu_threads(device, n_threads):
     """Run the block with ``n_threads`` intra-op CPU threads, then restore the setting.
 
-    Does nothing on a GPU or when ``n_threads`` is None.
+    torch's thread count is one setting for the whole process, so anovae follows
+    one rule when it touches it:
+
+    - only on the CPU, and only where ``training_threads``/``scoring_threads`` ask
+      for it (one thread for a small network);
+    - the previous value is restored when the fit or scoring call ends;
+    - one call at a time: a call that starts while another thread's call holds a
+      changed setting leaves the setting alone, so two estimators used from two
+      threads never restore each other's value in the wrong order;
+    - ``ANOVAE_THREADS=keep`` in the environment turns all of this off.
     """
-    if device.type != "cpu" or n_threads is None:
+    if device.type != "cpu" or n_threads is None or os.environ.get("ANOVAE_THREADS") == "keep":
         yield
         return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    try:
+    if not _THREADS_LOCK.acquire(blocking=False):
         yield
+        return
+    try:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(n_threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
     finally:
-        torch.set_num_threads(previous)
+        _THREADS_LOCK.release()
 
 
 def _widest(module):

@@ -344,3 +344,32 @@ def test_fit_score_samples_is_fit_then_score_samples():
     scores = once.fit_score_samples(X)
     np.testing.assert_array_equal(scores, VAE(**FAST).fit(X).score_samples(X))
     np.testing.assert_array_equal(scores, once.score_samples(X))
+
+
+def test_concurrent_fits_leave_torch_thread_count_as_it_was():
+    import threading
+
+    before = torch.get_num_threads()
+    errors = []
+
+    def fit(seed):
+        try:
+            VAE(**{**FAST, "random_state": seed}).fit(correlated(300, seed=seed))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=fit, args=(seed,)) for seed in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not errors
+    assert torch.get_num_threads() == before
+
+
+def test_anovae_threads_keep_leaves_torch_alone(monkeypatch):
+    calls = []
+    monkeypatch.setenv("ANOVAE_THREADS", "keep")
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    VAE(**FAST).fit(correlated(100))
+    assert calls == []
