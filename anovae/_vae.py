@@ -308,7 +308,13 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
             # new data, which a conformal cut's guarantee needs.
             scores = scores[held_out_rows]
             y = None if y is None else np.asarray(y)[held_out_rows]
-        strategy.fit(-scores, y if getattr(strategy, "supervised", False) else None)
+        if getattr(strategy, "supervised", False) and y is not None:
+            # Rows whose label is unknown (NaN) say nothing about where to cut.
+            y = np.asarray(y, dtype=np.float64)
+            known = ~np.isnan(y)
+            strategy.fit(-scores[known], y[known])
+        else:
+            strategy.fit(-scores, None)
         self.threshold_strategy_ = strategy
         self.offset_ = -float(strategy.threshold_)
 

@@ -373,3 +373,21 @@ def test_anovae_threads_keep_leaves_torch_alone(monkeypatch):
     monkeypatch.setattr(torch, "set_num_threads", calls.append)
     VAE(**FAST).fit(correlated(100))
     assert calls == []
+
+
+def test_a_supervised_threshold_uses_only_the_known_labels():
+    X = correlated(300)
+    y = np.zeros(300)
+    y[:15] = 1
+    X[:15] += 3.0
+    partial = y.copy()
+    partial[100:200] = np.nan  # unknown labels
+    vae = VAE(**FAST, threshold="f1").fit(X, partial)
+    known = ~np.isnan(partial)
+    again = VAE(**FAST, threshold="f1").fit(X, partial)
+    assert vae.offset_ == again.offset_ and np.isfinite(vae.offset_)
+    # The cut is the one fitted on the labelled rows alone.
+    from anovae_thresholds import F1Threshold
+
+    cut = F1Threshold().fit(-vae.score_samples(X)[known], partial[known]).threshold_
+    assert vae.offset_ == -cut

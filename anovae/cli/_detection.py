@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import click
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from .. import VAE
@@ -162,11 +161,9 @@ def train(X, training, params, labels=None, quiet=False):
     """Fit a VAE on ``X`` with the command's options.
 
     Returns the estimator, the seconds taken and ``score_samples(X)``, computed once
-    by the fit itself (scoring a large table twice costs seconds).
-
-    A supervised threshold strategy (such as ``f1``) cannot be fitted by ``VAE.fit``,
-    which sees no labels; it is fitted here on the training scores and the known
-    labels, and stored on the model as ``VAE.fit`` would have.
+    by the fit itself (scoring a large table twice costs seconds). The estimator
+    sets its own threshold; a supervised strategy (such as ``f1``) gets the known
+    labels through ``fit``'s ``y``.
     """
     strategy = None
     if training.threshold is not None:
@@ -182,20 +179,13 @@ def train(X, training, params, labels=None, quiet=False):
         max_epochs=training.epochs,
         max_steps=training.steps or "auto",
         contamination=training.contamination if training.contamination is not None else "auto",
-        threshold=None if supervised else strategy,
+        threshold=strategy,
         device=training.device,
         random_state=training.seed,
         verbose=0 if quiet else 1,
     )
     started = time.perf_counter()
-    log_likelihood = estimator.fit_score_samples(X)
-    if supervised:
-        known = ~np.isnan(labels.y)
-        scores = -log_likelihood
-        fitted = clone(strategy).fit(scores[known], labels.y[known])
-        estimator.set_params(threshold=strategy)
-        estimator.threshold_strategy_ = fitted
-        estimator.offset_ = -float(fitted.threshold_)
+    log_likelihood = estimator.fit_score_samples(X, labels.y if supervised else None)
     estimator.set_params(verbose=0)
     return estimator, time.perf_counter() - started, log_likelihood
 
