@@ -9,12 +9,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (
-    _check_feature_names,
-    _check_n_features,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._budget import EVAL_INTERVAL, LR_SCHEDULE, MAX_VALIDATION_ROWS, TRIM_WARMUP, batch_size_for, max_steps_for
 from ._device import cpu_threads, resolve_device, scoring_threads, training_threads
@@ -99,6 +94,9 @@ class BaseVAE(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        # DataFrames with text or categorical columns get a categorical likelihood.
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
         tags.non_deterministic = False
         return tags
 
@@ -106,8 +104,8 @@ class BaseVAE(BaseEstimator):
     def _frame(self, X, reset):
         """Validate X (array or DataFrame) and return it as a DataFrame."""
         if _is_frame(X):
-            _check_feature_names(self, X, reset=reset)
-            _check_n_features(self, X, reset=reset)
+            # Names and column count only: the codec reads mixed-type columns itself.
+            validate_data(self, X, reset=reset, skip_check_array=True)
             if X.shape[1] == 0:
                 raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
             if X.shape[0] == 0:

@@ -391,3 +391,10 @@ def test_a_supervised_threshold_uses_only_the_known_labels():
 
     cut = F1Threshold().fit(-vae.score_samples(X)[known], partial[known]).threshold_
     assert vae.offset_ == -cut
+
+
+def test_tags_declare_text_and_categorical_input():
+    tags = VAE().__sklearn_tags__()
+    assert tags.input_tags.string and tags.input_tags.categorical and tags.input_tags.allow_nan
+    frame = pd.DataFrame({"kind": ["a", "b"] * 50, "x": np.arange(100.0)})
+    assert VAE(**FAST).fit(frame).score_samples(frame).shape == (100,)
