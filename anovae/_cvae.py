@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy.special import logsumexp, softmax
-from sklearn.base import ClassifierMixin, TransformerMixin, _fit_context
+from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -15,7 +15,7 @@ from ._objectives import gaussian_kl
 from ._persistence import register_model_class
 
 
-class ConditionalVAE(ClassifierMixin, TransformerMixin, BaseVAE):
+class ConditionalVAE(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, BaseVAE):
     """Conditional VAE (ID-CVAE): labels injected into the decoder.
 
     The decoder models p(x | z, c) for a class label c; the encoder models q(z | x),
@@ -251,6 +251,11 @@ device, compile, precision, random_state, verbose
         if y is not None:
             return self._log_likelihood_bound(encoded, self._onehot(y, len(encoded)))
         return logsumexp(self._class_bounds(encoded) + self.class_log_prior_, axis=1)
+
+    @property
+    def _n_features_out(self):
+        # transform's columns, named conditionalvae0, ... by get_feature_names_out
+        return self.latent_dim
 
     def transform(self, X, y=None):
         """Latent means. With ``condition_encoder`` and no y, the predicted labels are used."""

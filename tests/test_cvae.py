@@ -113,3 +113,18 @@ def test_errors_name_the_problem(fitted):
         ConditionalVAE(**FAST).fit(X[:3], np.array(["a", None, "b"], dtype=object))
     with pytest.raises(ValueError, match="rows but y has"):
         ConditionalVAE(**FAST).fit(X, y[:-1])
+
+
+def test_feature_names_out_and_pandas_output():
+    import numpy as np
+
+    from anovae import ConditionalVAE
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] > 0).astype(int)
+    cvae = ConditionalVAE(max_steps=30, latent_dim=3, random_state=0).fit(X, y)
+    names = cvae.get_feature_names_out()
+    assert list(names) == ["conditionalvae0", "conditionalvae1", "conditionalvae2"]
+    out = cvae.set_output(transform="pandas").transform(X)
+    assert list(out.columns) == list(names) and out.shape == (120, 3)
