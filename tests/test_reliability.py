@@ -556,3 +556,20 @@ def test_impute_output_carries_every_cell_as_written(tmp_path):
             float(after[2].replace(",", "."))
         else:
             assert after == before
+
+
+@pytest.mark.parametrize(
+    "option, value, hint",
+    [("--seed", "-5", "--seed"), ("--contamination", "nan", "--contamination")],
+)
+def test_out_of_range_options_are_usage_errors(tmp_path, option, value, hint):
+    from click.testing import CliRunner
+
+    from anovae.cli import cli
+
+    data = tmp_path / "data.csv"
+    table(n=50).to_csv(data, index=False)
+    result = CliRunner().invoke(cli, ["detect", str(data), option, value, "-o", str(tmp_path / "o.csv")])
+    assert result.exit_code == 2
+    assert hint in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o.csv").exists()

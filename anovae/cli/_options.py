@@ -32,6 +32,13 @@ class Training:
     seed: int
 
 
+def _check_finite(ctx, param, value):
+    # click's FloatRange lets NaN through: every comparison with it is False.
+    if value is not None and value != value:
+        raise click.BadParameter(f"{value!r} is not a number in (0, 0.5]")
+    return value
+
+
 def _check_threshold(ctx, param, value):
     if value is None:
         return None
@@ -97,6 +104,7 @@ _OPTIONS = [
     click.option(
         "--contamination",
         type=click.FloatRange(0, 0.5, min_open=True),
+        callback=_check_finite,
         metavar="FLOAT",
         help="Expected share of anomalies, in (0, 0.5]: flag that share of the "
         "training rows. An alternative to --threshold.",
@@ -128,7 +136,7 @@ _OPTIONS = [
     device_option(),
     click.option(
         "--seed",
-        type=int,
+        type=click.IntRange(0, 2**32 - 1),
         metavar="INT",
         default=0,
         show_default=True,
