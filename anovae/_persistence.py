@@ -336,8 +336,9 @@ def _check_meta(path, meta, arrays):
                         raise bad(f"column {name!r} has the scale {scale!r}; a scale must be a positive finite number")
                     if "power" in column:
                         power, origin, size = column.get("power"), column.get("origin"), column.get("prescale")
+                        upper = column.get("upper", origin)
                         if not (_finite_number(power) and -1.0 <= power <= 1.0 and _finite_number(origin)
-                                and _finite_number(size) and size > 0):
+                                and _finite_number(size) and size > 0 and _finite_number(upper)):
                             raise bad(f"column {name!r} has an invalid power transform "
                                       f"(power {power!r}, origin {origin!r}, prescale {size!r})")
                 width += 1

@@ -69,24 +69,31 @@ def log_derivative(x, lam):
     return np.where(x >= 0, (lam - 1.0) * np.log1p(np.abs(x)), (1.0 - lam) * np.log1p(np.abs(x)))
 
 
-def inverse(t, lam):
-    """Inverse transform; values beyond the transform's range are clipped to it."""
+def inverse(t, lam, lower=-np.inf, upper=np.inf):
+    """Inverse transform, clipped to ``[lower, upper]`` (rescaled units).
+
+    A decoder can output a value beyond the transform's range (for an exponent
+    below 0 the positive branch is bounded by -1/exponent); its inverse would be
+    infinite. Such values, and any beyond the bounds, are clipped: callers pass
+    the range seen in training.
+    """
     t = np.asarray(t, dtype=np.float64)
     out = np.empty_like(t)
     pos = t >= 0
     neg = ~pos
-    if abs(lam) < 1e-8:
-        out[pos] = np.expm1(t[pos])
-    else:
-        base = np.maximum(lam * t[pos] + 1.0, 1e-300)
-        out[pos] = np.expm1(np.log(base) / lam)
-    mu = 2.0 - lam
-    if abs(mu) < 1e-8:
-        out[neg] = -np.expm1(-t[neg])
-    else:
-        base = np.maximum(1.0 - mu * t[neg], 1e-300)
-        out[neg] = -np.expm1(np.log(base) / mu)
-    return out
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        if abs(lam) < 1e-8:
+            out[pos] = np.expm1(t[pos])
+        else:
+            base = lam * t[pos] + 1.0
+            out[pos] = np.where(base > 0, np.expm1(np.log(np.maximum(base, 1e-300)) / lam), np.inf)
+        mu = 2.0 - lam
+        if abs(mu) < 1e-8:
+            out[neg] = -np.expm1(-t[neg])
+        else:
+            base = 1.0 - mu * t[neg]
+            out[neg] = np.where(base > 0, -np.expm1(np.log(np.maximum(base, 1e-300)) / mu), -np.inf)
+    return np.clip(out, lower, upper)
 
 
 def heavy_tailed(x):

@@ -112,6 +112,7 @@ class TabularCodec:
                     power = _power.fit_lambda(x) if _power.heavy_tailed(x) else 1.0
                     if power != 1.0:
                         spec["origin"], spec["prescale"], spec["power"] = origin, size, power
+                        spec["upper"] = float(np.max(observed))
                         x = (observed - origin) / size
                         log_derivative = float(np.mean(_power.log_derivative(x, power)) - np.log(size))
                         observed = _power.transform(x, power)
@@ -269,7 +270,9 @@ class TabularCodec:
             if spec["kind"] == GAUSSIAN:
                 values = num_mean[:, gi] * spec["scale"] + spec["mean"]
                 if "power" in spec:
-                    values = _power.inverse(values, spec["power"]) * spec["prescale"] + spec["origin"]
+                    # Decoded values stay within the range seen in training.
+                    upper = (spec.get("upper", np.inf) - spec["origin"]) / spec["prescale"]
+                    values = _power.inverse(values, spec["power"], 0.0, upper) * spec["prescale"] + spec["origin"]
                 out[spec["name"]] = values
                 gi += 1
             elif spec["kind"] == BERNOULLI:

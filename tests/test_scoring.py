@@ -128,3 +128,15 @@ def test_fpr_calibrates_on_held_out_rows_even_without_early_stopping():
     vae = VAE(**{**QUICK, "max_steps": 200}, early_stopping=False,
               threshold=FPRThreshold(target_fpr=0.1)).fit(X)
     assert vae.threshold_strategy_.calibration_scores_.size == 100
+
+
+def test_decoding_a_power_transformed_column_stays_finite_and_in_range():
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"bytes": rng.lognormal(3, 2, 800), "x": rng.normal(size=800)})
+    vae = VAE(max_steps=200, random_state=0).fit(frame)
+    extreme = np.full((5, vae.latent_dim), 1e3) * np.array([[1], [-1], [10], [-10], [0]])
+    decoded = vae.inverse_transform(extreme)
+    values = decoded["bytes"].to_numpy()
+    assert np.isfinite(values).all()
+    assert (values >= frame["bytes"].min() - 1e-9).all() and (values <= frame["bytes"].max() + 1e-9).all()
+    assert np.isfinite(vae.sample(200, random_state=0)["bytes"]).all()
