@@ -27,11 +27,19 @@ def default_estimator(**params):
       data: RMSE 0.29 per cell, 0.42 per column, 0.78 with unit noise);
     - no trimming (``trim_fraction=0``): the rows a detector would leave out as
       presumed anomalies still need their cells filled (satellite, 20% missing:
-      RMSE 0.33 untrimmed against 0.64 with a fifth of each minibatch trimmed).
+      RMSE 0.33 untrimmed against 0.64 with a fifth of each minibatch trimmed);
+    - no power transform (``numeric_transform="standardize"``): a fill is judged
+      in the user's units, where the back-transformed mean of a heavy-tailed
+      column is biased low (on five of the ODDS sets defaults are chosen on, 20% of
+      cells missing, seed 0: mean RMSE 0.722 standardized against 0.777 with
+      Yeo-Johnson; pageblocks 0.693 against 0.990).
 
     The detection threshold is unused here; a fixed share skips fitting one.
     """
-    return VAE(**{"noise_std": "cell", "trim_fraction": 0.0, "contamination": 0.1, **params})
+    return VAE(**{
+        "noise_std": "cell", "trim_fraction": 0.0, "numeric_transform": "standardize",
+        "contamination": 0.1, **params,
+    })
 
 
 class VAEImputer(TransformerMixin, BaseEstimator):
@@ -60,10 +68,11 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     ----------
     estimator : anovae.VAE or None, default=None
         The model to fit (cloned; it is never modified). None uses
-        ``anovae.VAE(noise_std="cell", trim_fraction=0.0, contamination=0.1)``: a
-        decoder that learns each cell's variance, which the importance weights
-        need, trained on every row, and a detection threshold (unused here) set by
-        a fixed share rather than fitted.
+        ``anovae.VAE(noise_std="cell", trim_fraction=0.0,
+        numeric_transform="standardize", contamination=0.1)``: a decoder that
+        learns each cell's variance, which the importance weights need, trained on
+        every row in the user's units, and a detection threshold (unused here) set
+        by a fixed share rather than fitted.
     columns : list of str or int, or None, default=None
         Columns to fill, by name or position; None fills every column. The model
         always uses every column.
