@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._budget import EVAL_INTERVAL, LR_SCHEDULE, MAX_VALIDATION_ROWS, TRIM_WARMUP, batch_size_for, max_steps_for
+from ._budget import EVAL_INTERVAL, MAX_VALIDATION_ROWS, batch_size_for, max_steps_for
 from ._device import cpu_threads, resolve_device, scoring_threads, training_threads
 from ._likelihoods import Batch, TabularLikelihood
 from ._networks import ACTIVATIONS, VAEModule
@@ -163,7 +163,7 @@ class BaseVAE(BaseEstimator):
 
         ``conditions``: (n, n_conditions) one-hot labels or None. ``hold_out`` keeps
         ``validation_fraction`` of the rows out of training even without early
-        stopping (their indices end up in ``_validation_rows``).
+        stopping. Returns the encoded table and the indices of the held-out rows.
         """
         self._codec = TabularCodec.fit(frame, self.likelihood, self.numeric_transform)
         self.feature_kinds_ = {c["name"]: c["kind"] for c in self._codec.columns}
@@ -183,7 +183,6 @@ class BaseVAE(BaseEstimator):
             n_val = 0
         order = np.random.RandomState(split_seed).permutation(n)
         train_rows, val_rows = np.sort(order[n_val:]), np.sort(order[:n_val])
-        self._validation_rows = val_rows
 
         def condition_rows(rows):
             if conditions is None:
@@ -192,9 +191,7 @@ class BaseVAE(BaseEstimator):
 
         data = to_batch(encoded if n_val == 0 else encoded.take(train_rows), device)
         batch_size = batch_size_for(self.batch_size, len(train_rows))
-        max_steps = max_steps_for(self.max_steps, len(train_rows), batch_size)
-        if self.max_epochs is not None:
-            max_steps = min(max_steps, self.max_epochs * -(-len(train_rows) // batch_size))
+        max_steps = max_steps_for(self.max_steps, len(train_rows), batch_size, self.max_epochs)
         validation_loss = None
         if n_val and self.early_stopping:
             # Each check costs at most this many rows, whatever the table's size.
@@ -221,7 +218,7 @@ class BaseVAE(BaseEstimator):
         self.training_budget_ = {"batch_size": batch_size, "max_steps": max_steps}
         self.n_steps_ = self.history_[-1]["step"] if self.history_ else 0
         self.n_epochs_ = self.history_[-1]["epoch"] if self.history_ else 0
-        return encoded
+        return encoded, val_rows
 
     def _train(self, module, data, conditions, validation_loss, device, seed, *, batch_size, max_steps):
         return train(
@@ -230,7 +227,6 @@ class BaseVAE(BaseEstimator):
             conditions=conditions,
             validation_loss=validation_loss,
             beta=self.beta,
-            max_epochs=self.max_epochs,
             max_steps=max_steps,
             batch_size=batch_size,
             optimizer=self.optimizer,
@@ -243,8 +239,6 @@ class BaseVAE(BaseEstimator):
             compile_step=self.compile,
             precision=self.precision,
             trim_fraction=self.trim_fraction,
-            trim_warmup=TRIM_WARMUP,
-            schedule=LR_SCHEDULE,
             eval_interval=EVAL_INTERVAL,
         )
 
@@ -291,6 +285,8 @@ class BaseVAE(BaseEstimator):
         of its standardized (or power-transformed) copy. A missing cell counts with
         its column's mean, as its likelihood term counts with its expected value.
         """
+        if encoded.log_jac is None:
+            return np.full(len(encoded), -self._codec.log_scales().sum())
         return encoded.log_jac.sum(axis=1, dtype=np.float64)
 
     def _log_likelihood_bound(self, encoded, conditions=None):
@@ -331,7 +327,7 @@ class BaseVAE(BaseEstimator):
         cells = self._map_chunks(encoded, fn, samples=s, conditions=conditions)
         codec = self._codec
         g = len(codec.names(GAUSSIAN))
-        cells[:, :g] += encoded.log_jac
+        cells[:, :g] += -codec.log_scales() if encoded.log_jac is None else encoded.log_jac
         missing = np.concatenate(
             [np.isnan(encoded.num), np.isnan(encoded.bin), encoded.cat < 0], axis=1
         )

@@ -27,10 +27,6 @@ AUTO_STEPS, AUTO_MIN_STEPS, AUTO_MAX_EPOCHS = 3000, 1000, 50
 #: Steps between two validation checks (and history records). Counted in steps,
 #: not epochs, so that patience means the same on 80 rows as on 8 million.
 EVAL_INTERVAL = 100
-#: Learning-rate schedule over the budget ("constant" or "cosine", see _training).
-LR_SCHEDULE = "constant"
-#: Share of the budget trained on every row before the trimmed ELBO starts.
-TRIM_WARMUP = 0.0
 #: Validation rows used by each check: enough for a stable mean, cheap at any size.
 MAX_VALIDATION_ROWS = 8192
 
@@ -44,13 +40,14 @@ def batch_size_for(spec, n_rows):
     return int(min(AUTO_BATCH_MAX, max(AUTO_BATCH_MIN, rounded)))
 
 
-def max_steps_for(spec, n_rows, batch_size):
-    """The step budget (``spec``: "auto" or an int)."""
-    if spec != "auto":
-        return int(spec)
+def max_steps_for(spec, n_rows, batch_size, max_epochs=None):
+    """The step budget (``spec``: "auto" or an int), capped at ``max_epochs`` passes."""
     steps_per_epoch = -(-n_rows // batch_size)
+    cap = float("inf") if max_epochs is None else max_epochs * steps_per_epoch
+    if spec != "auto":
+        return int(min(int(spec), cap))
     steps = AUTO_STEPS
     full = AUTO_BATCH_MAX * AUTO_BATCH_DIVISOR
     if n_rows > full:
         steps = max(AUTO_MIN_STEPS, int(round(AUTO_STEPS * math.sqrt(full / n_rows))))
-    return int(min(steps, AUTO_MAX_EPOCHS * steps_per_epoch))
+    return int(min(steps, AUTO_MAX_EPOCHS * steps_per_epoch, cap))

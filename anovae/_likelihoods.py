@@ -111,6 +111,21 @@ class TabularLikelihood(nn.Module):
         for j, (start, k) in enumerate(zip(offsets[:-1], self.n_categories)):
             pad[j, :k] = torch.arange(start, start + k)
         self.register_buffer("pad_index", pad)
+        # The same gather without the unseen slot, each column's unseen code, and
+        # the column owning each one-hot slot: fixed by the layout, built once
+        # (not per forward pass). Not saved: the layout rebuilds them.
+        seen = pad.clone()
+        for j, k in enumerate(self.n_categories):
+            seen[j, k - 1] = self.n_slots
+        self.register_buffer("seen_index", seen, persistent=False)
+        self.register_buffer(
+            "unseen_codes", torch.tensor([k - 1 for k in self.n_categories], dtype=torch.long), persistent=False
+        )
+        self.register_buffer(
+            "slot_owner",
+            torch.repeat_interleave(torch.arange(len(self.n_categories)), torch.tensor(self.n_categories, dtype=torch.long)),
+            persistent=False,
+        )
         # The unseen slot is kept in the layout (and never chosen): a fixed
         # probability replaces it, see ``novelty_log_probs``.
         frequencies = torch.zeros(self.n_slots)
@@ -184,18 +199,9 @@ class TabularLikelihood(nn.Module):
             parts.append(onehot)
         return torch.cat(parts, dim=1)
 
-    @property
-    def unseen_codes(self):
-        """The code of the never-seen slot of each categorical column."""
-        return torch.as_tensor([k - 1 for k in self.n_categories], device=self.pad_index.device)
-
     def _slot_mask(self, column_mask):
         """(n, C) per-column flags spread over each column's slots: (n, n_slots)."""
-        owner = torch.repeat_interleave(
-            torch.arange(len(self.n_categories), device=column_mask.device),
-            torch.as_tensor(self.n_categories, device=column_mask.device),
-        )
-        return column_mask[:, owner]
+        return column_mask[:, self.slot_owner]
 
     # ---- likelihood ----------------------------------------------------------------
     def category_log_probs(self, logits_c):
@@ -206,13 +212,6 @@ class TabularLikelihood(nn.Module):
         extra = torch.full_like(logits_c[..., :1], float("-inf"))
         padded = torch.cat([logits_c, extra], dim=-1)[..., self.seen_index]
         return torch.log_softmax(padded, dim=-1)
-
-    @property
-    def seen_index(self):
-        index = self.pad_index.clone()
-        for j, k in enumerate(self.n_categories):
-            index[j, k - 1] = self.n_slots
-        return index
 
     def forward(self, out, batch, fill_missing=False):
         """Per-cell log-likelihood, shape (…, n, n_columns), block order g|b|c.

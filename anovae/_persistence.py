@@ -219,6 +219,7 @@ def _read_entry(path, archive, info, into=None, skip=0):
             if done != len(view) or stream.read(1):
                 raise ModelFileError(f"{path}: corrupt anovae model file (entry {info.filename!r} has the wrong size)")
             return into
+    # zipfile raises NotImplementedError for a compression method it does not know.
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
         raise ModelFileError(f"{path}: corrupt anovae model file (entry {info.filename!r}: {exc})") from None
 

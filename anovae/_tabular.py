@@ -36,7 +36,8 @@ class Encoded:
     bin: np.ndarray  # (n, n_bernoulli) in [0, 1], NaN where missing
     cat: np.ndarray  # (n, n_categorical) int codes, -1 where missing
     # (n, n_gaussian) log |d num / d original value| per cell; a missing cell gets its
-    # column's training mean. None when not computed.
+    # column's training mean. None when no column is power-transformed: then it is
+    # -log(scale) for every cell of a column.
     log_jac: np.ndarray = None
 
     def __len__(self):
@@ -211,10 +212,9 @@ class TabularCodec:
 
     def _standardized(self, frame, specs):
         """Standardized float32 block of the Gaussian columns, converted in one go,
-        and the float32 log-Jacobian of each cell."""
+        and the float32 log-Jacobian of each cell (None without a power transform)."""
         if not specs:
-            empty = np.empty((len(frame), 0), dtype=np.float32)
-            return empty, empty
+            return np.empty((len(frame), 0), dtype=np.float32), None
         try:
             values = frame[[spec["name"] for spec in specs]].to_numpy(dtype=np.float64, na_value=np.nan)
         except (TypeError, ValueError):
@@ -225,23 +225,27 @@ class TabularCodec:
                 self._numeric(frame, spec)  # raises, naming column and row
         means = np.array([spec["mean"] for spec in specs])
         scales = np.array([spec["scale"] for spec in specs])
-        log_jac = np.broadcast_to(-np.log(scales), values.shape).copy()
+        log_jac = None
         if any("power" in spec for spec in specs):
+            # Per cell only with a power transform; otherwise the Jacobian is one
+            # constant per column (``log_scales``), and no n x d array is built.
             values = np.array(values, dtype=np.float64)  # to_numpy may return a read-only view
-        for j, spec in enumerate(specs):
-            if "power" in spec:
-                x = (values[:, j] - spec["origin"]) / spec["prescale"]
-                values[:, j] = _power.transform(x, spec["power"])
-                log_jac[:, j] += _power.log_derivative(x, spec["power"]) - np.log(spec["prescale"])
-        missing = np.isnan(values)
-        if missing.any():
-            fill = np.array([spec.get("mean_log_jacobian", -np.log(spec["scale"])) for spec in specs])
-            log_jac[missing] = np.broadcast_to(fill, values.shape)[missing]
+            log_jac = np.broadcast_to(-np.log(scales), values.shape).copy()
+            for j, spec in enumerate(specs):
+                if "power" in spec:
+                    x = (values[:, j] - spec["origin"]) / spec["prescale"]
+                    values[:, j] = _power.transform(x, spec["power"])
+                    log_jac[:, j] += _power.log_derivative(x, spec["power"]) - np.log(spec["prescale"])
+            missing = np.isnan(values)
+            if missing.any():
+                fill = np.array([spec.get("mean_log_jacobian", -np.log(spec["scale"])) for spec in specs])
+                log_jac[missing] = np.broadcast_to(fill, values.shape)[missing]
+            log_jac = log_jac.astype(np.float32)
         standardized = (values - means) / scales
         # A value far beyond anything seen can overflow a power transform; past this
         # bound it is an extreme anomaly either way, and float32 must stay finite.
         np.clip(standardized, -_LIMIT, _LIMIT, out=standardized)
-        return standardized.astype(np.float32), log_jac.astype(np.float32)
+        return standardized.astype(np.float32), log_jac
 
     @staticmethod
     def _numeric(frame, spec):

@@ -6,7 +6,6 @@ the host only syncs once per epoch, to log and to check for divergence.
 """
 
 import copy
-import math
 import sys
 import time
 
@@ -85,18 +84,6 @@ class Progress:
             self.stream.flush()
 
 
-def learning_rate_factor(step, max_steps, schedule):
-    """Multiplier of the base learning rate at ``step`` (0-based) of ``max_steps``.
-
-    ``"cosine"`` decays to zero over the budget (Loshchilov & Hutter, "SGDR", ICLR
-    2017, without restarts): a fixed budget then ends on small steps, at a converged
-    model, instead of wherever a constant step size happens to leave it.
-    """
-    if schedule == "constant":
-        return 1.0
-    return 0.5 * (1.0 + math.cos(math.pi * min(step, max_steps) / max_steps))
-
-
 def train(
     module,
     data,
@@ -118,8 +105,6 @@ def train(
     compile_step=False,
     precision="float32",
     trim_fraction=0.0,
-    trim_warmup=0.0,
-    schedule="constant",
     eval_interval=None,
 ):
     """Fit ``module`` on ``data`` (a Batch already on the device); return the history.
@@ -130,10 +115,6 @@ def train(
     when ``validation_loss()`` is given, the validation loss is checked: after
     ``n_iter_no_change`` checks without a relative improvement of ``tol`` training
     stops and the best weights seen are restored.
-
-    ``trim_fraction`` rows of each minibatch are left out of the gradient once the
-    first ``trim_warmup`` share of the budget has passed: on a random initial model
-    the worst-explained rows are not yet the anomalies.
     """
     n = len(data)
     steps_per_epoch = -(-n // batch_size)
@@ -142,11 +123,9 @@ def train(
         raise ValueError("train needs max_steps or max_epochs")
     max_steps = min(budget)
     eval_interval = min(eval_interval or steps_per_epoch, max_steps)
-    warmup_steps = int(trim_warmup * max_steps)
 
     opt = make_optimizer(optimizer, module.parameters(), learning_rate, weight_decay)
-    full_loss = make_loss(module, beta, compile_step, 0.0)
-    trimmed_loss = make_loss(module, beta, compile_step, trim_fraction) if trim_fraction else full_loss
+    loss_fn = make_loss(module, beta, compile_step, trim_fraction)
     autocast_dtype = PRECISIONS[precision]
     device = generator.device
     latent_dim = module.latent_dim
@@ -168,11 +147,6 @@ def train(
         batch = data.index(rows)
         condition = None if conditions is None else conditions[rows]
         eps = torch.randn(len(rows), latent_dim, generator=generator, device=device)
-        loss_fn = trimmed_loss if step >= warmup_steps else full_loss
-        factor = learning_rate_factor(step, max_steps, schedule)
-        if schedule != "constant":
-            for group in opt.param_groups:
-                group["lr"] = learning_rate * factor
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             loss, recon, kl = loss_fn(batch, eps, condition)
         opt.zero_grad(set_to_none=True)

@@ -287,9 +287,9 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
     def _fit_and_score(self, X, y):
         strategy = self._threshold_strategy()
         held_out = bool(getattr(strategy, "needs_held_out", False))
-        encoded = self._fit_network(self._frame(X, reset=True), hold_out=held_out)
+        encoded, held_out_rows = self._fit_network(self._frame(X, reset=True), hold_out=held_out)
         scores = self._log_likelihood_bound(encoded)
-        self._set_offset(strategy, scores, y, self._validation_rows if held_out else None)
+        self._set_offset(strategy, scores, y, held_out_rows if held_out else None)
         return scores
 
     def _threshold_strategy(self):
