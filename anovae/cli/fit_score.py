@@ -31,33 +31,17 @@ def fit(data, model_out, training, reading, quiet, force):
     """
     from .. import save
     from ._detection import (
-        TopRows,
-        check_model_values,
         features_line,
         label_report,
         label_targets,
-        load_model,
-        model_dtypes,
-        model_features,
-        model_input,
         report,
-        result_names,
         score_rows,
         threshold_line,
         train,
         training_features,
         training_line,
-        with_results,
     )
-    from ._io import (
-        atomic_path,
-        check_columns,
-        check_output_path,
-        iter_table,
-        open_output,
-        read_table,
-        write_csv,
-    )
+    from ._io import atomic_path, check_output_path, read_table
 
     params = parse_threshold_params(training.threshold, training.threshold_param)
     if training.threshold is not None and training.contamination is not None:
@@ -67,12 +51,12 @@ def fit(data, model_out, training, reading, quiet, force):
     features = training_features(frame, training, data)
     label = training.label_column
     labels = label_targets(frame[label], data) if label is not None else None
-    estimator, seconds, _ = train(frame[features], training, params, labels, quiet)
+    estimator, seconds, log_likelihood = train(frame[features], training, params, labels, quiet)
     with atomic_path(model_out) as tmp:
         save(estimator, tmp)
     if quiet:
         return
-    scores, flags = score_rows(estimator, frame[features])
+    scores, flags = score_rows(estimator, frame[features], log_likelihood)
     lines = [
         features_line(estimator, len(frame)),
         training_line(estimator, seconds),
@@ -116,7 +100,6 @@ def score(data, model_path, output, chunksize, label_column, top, device, readin
     import numpy as np
     import pandas as pd
 
-    from .. import save
     from ._detection import (
         TopRows,
         check_model_values,
@@ -132,18 +115,13 @@ def score(data, model_path, output, chunksize, label_column, top, device, readin
         result_names,
         score_rows,
         threshold_line,
-        train,
-        training_features,
-        training_line,
         with_results,
     )
     from ._io import (
-        atomic_path,
         check_columns,
         check_output_path,
         iter_table,
         open_output,
-        read_table,
         write_csv,
     )
 
