@@ -46,9 +46,10 @@ def test_conditional_and_marginal_scores(fitted):
     wrong = cvae.score_samples(X[:10], np.full(10, "probe"))
     assert (right > wrong).mean() >= 0.9
     marginal = cvae.score_samples(X[:10])
-    # log sum_c p(c) p(x|c) >= log p(c*) + log p(x|c*) for the true class
+    # log sum_c p(c) p(x|c) >= log p(c*) + log p(x|c*) for the true class; equal to
+    # float32 rounding when the true class dominates the sum.
     prior = dict(zip(cvae.classes_, cvae.class_log_prior_))
-    assert (marginal >= right + np.array([prior[c] for c in y[:10]]) - 1e-9).all()
+    assert (marginal >= right + np.array([prior[c] for c in y[:10]]) - 1e-4).all()
     far = np.full((5, 4), 15.0)
     assert cvae.score_samples(far).max() < marginal.min()
 

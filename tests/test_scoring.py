@@ -56,8 +56,10 @@ def test_blanking_does_not_make_normal_rows_look_more_normal(model_and_test):
     after = vae.score_samples(blank(normal, 0.2, seed=3))
     # Left out of the likelihood, blank cells made rows look more normal (one blank
     # moved rows from about -11 to -8 nats); scored by their expected value they
-    # stay level on average.
-    assert after.mean() <= before.mean() + 0.1
+    # stay level on average. The tolerance is the model-to-model spread: over eight
+    # trainings (seeds 0-3, two optimizer builds) the mean shift ranged from -0.16 to
+    # +0.20 nats and averaged -0.01.
+    assert after.mean() <= before.mean() + 0.3
 
 
 def test_a_row_with_a_blank_is_scored_like_its_complete_peers(model_and_test):

@@ -1,0 +1,60 @@
+"""anovae's optimizers apply torch.optim's update rules without importing torch._dynamo."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from anovae._optim import Adagrad, Adam
+
+
+def _net():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 6))
+
+
+def _train(model, optimizer, X, steps=50):
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        ((model(X) - X) ** 2).mean().backward()
+        optimizer.step()
+
+
+@pytest.mark.parametrize(
+    "mine, reference",
+    [(Adam, torch.optim.Adam), (Adagrad, torch.optim.Adagrad)],
+    ids=["adam", "adagrad"],
+)
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
+def test_optimizer_matches_torch_optim(mine, reference, weight_decay):
+    X = torch.randn(32, 6, generator=torch.Generator().manual_seed(1))
+    a, b = _net(), _net()
+    _train(a, mine(a.parameters(), lr=1e-2, weight_decay=weight_decay), X)
+    _train(b, reference(b.parameters(), lr=1e-2, weight_decay=weight_decay), X)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_parameters_without_gradient_are_left_alone():
+    X = torch.randn(16, 6, generator=torch.Generator().manual_seed(2))
+    model = _net()
+    frozen_before = model[2].bias.detach().clone()
+    optimizer = Adam(model.parameters(), lr=0.1)
+    for _ in range(3):
+        optimizer.zero_grad(set_to_none=True)
+        # The last bias takes no part in this loss: it must not move.
+        (model[0](X) ** 2).mean().backward()
+        optimizer.step()
+    torch.testing.assert_close(model[2].bias, frozen_before)
+    assert optimizer.steps[0] == 3 and optimizer.steps[-1] == 0
+
+
+def test_fitting_does_not_import_the_graph_compiler():
+    code = (
+        "import sys, numpy as np; from anovae import VAE; "
+        "VAE(max_steps=20, random_state=0).fit(np.random.default_rng(0).normal(size=(200, 3))); "
+        "print('torch._dynamo' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
