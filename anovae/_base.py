@@ -15,7 +15,7 @@ from ._budget import EVAL_INTERVAL, MAX_VALIDATION_ROWS, batch_size_for, max_ste
 from ._device import cpu_threads, resolve_device, scoring_threads, training_threads
 from ._likelihoods import Batch, TabularLikelihood
 from ._networks import ACTIVATIONS, VAEModule
-from ._objectives import elbo_terms, gaussian_kl, iwae_bound
+from ._objectives import elbo_terms, gaussian_kl, log_likelihood_bound
 from ._persistence import load_module_arrays, module_arrays
 from ._tabular import BERNOULLI, GAUSSIAN, TabularCodec
 from ._training import OPTIMIZERS, PRECISIONS, train
@@ -25,6 +25,28 @@ from .errors import DataError
 # keeps memory flat whatever the number of rows.
 _CHUNK_ELEMENTS = 1 << 23
 _MAX_CHUNK_ROWS = 65536
+
+
+def fixed_draws(seed, shape, device="cpu"):
+    """Standard normal draws of ``shape`` from their own generator seeded with ``seed``.
+
+    Drawn on the CPU, then moved to ``device``, so that a seed gives the same numbers
+    on every device. A model that scores with draws fixed at ``fit`` (common random
+    numbers for every row and every call) gives deterministic scores that do not
+    depend on which other rows are scored alongside. No global generator is touched.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=generator).to(device)
+
+
+def rows_per_chunk(samples, width):
+    """How many rows one scoring chunk holds so that memory stays flat.
+
+    ``samples`` draws per row times ``width`` floats per row and draw (the widest
+    layer or output) are kept under about 8 million floats per chunk, and a chunk
+    never exceeds 65,536 rows, whatever the number of rows scored.
+    """
+    return int(min(_MAX_CHUNK_ROWS, max(1, _CHUNK_ELEMENTS // (samples * width))))
 
 
 def to_batch(encoded, device):
@@ -249,8 +271,7 @@ class BaseVAE(BaseEstimator):
         The same draws for every call and every row make scores deterministic and
         independent of which other rows are scored alongside.
         """
-        generator = torch.Generator().manual_seed(self._eps_seed)
-        return torch.randn(shape, generator=generator).to(device)
+        return fixed_draws(self._eps_seed, shape, device)
 
     def _device_for_scoring(self):
         device = resolve_device(self.device)
@@ -259,7 +280,7 @@ class BaseVAE(BaseEstimator):
 
     def _chunk_rows(self, samples):
         width = max(self.module_.likelihood.output_dim, *self.module_.encoder[0].weight.shape)
-        return int(min(_MAX_CHUNK_ROWS, max(1, _CHUNK_ELEMENTS // (samples * width))))
+        return rows_per_chunk(samples, width)
 
     def _map_chunks(self, encoded, fn, samples=1, conditions=None):
         """Apply ``fn(batch, condition) -> tensor`` chunk by chunk; concatenate as NumPy."""
@@ -296,21 +317,12 @@ class BaseVAE(BaseEstimator):
         ones, so that rows with different numbers of observed cells are comparable:
         leaving the cell out would make every incomplete row look more normal.
         """
-        module, latent = self.module_, self.latent_dim
+        module = self.module_
         k, s = self.n_importance_samples, self.n_mc_samples
-        device = resolve_device(self.device)
-        if k == 1:
-            eps = self._draws((s, 1, latent), device)
+        eps = self._draws((s, k, 1, self.latent_dim), resolve_device(self.device))
 
-            def fn(batch, condition):
-                cell, kl = elbo_terms(module, batch, eps, condition, fill_missing=True)
-                return cell.sum(-1) - kl
-
-        else:
-            eps = self._draws((s, k, 1, latent), device)
-
-            def fn(batch, condition):
-                return iwae_bound(module, batch, eps, condition, fill_missing=True)
+        def fn(batch, condition):
+            return log_likelihood_bound(module, batch, eps, condition, fill_missing=True)
 
         bound = self._map_chunks(encoded, fn, samples=s * k, conditions=conditions)
         return bound + self._log_jacobian(encoded)

@@ -92,6 +92,20 @@ def iwae_bound(module, batch, eps, condition=None, fill_missing=False):
     return (torch.logsumexp(log_w, dim=1) - math.log(k)).mean(dim=0)
 
 
+def log_likelihood_bound(module, batch, eps, condition=None, fill_missing=False):
+    """The bound on log p(x) that scores report, per row, in nats.
+
+    ``eps`` has shape (S, K, n, latent_dim) (n may be 1: the same draws for every
+    row). With K = 1 it is the ELBO with its analytic KL (:func:`elbo_terms`), with
+    K > 1 the importance-weighted bound (:func:`iwae_bound`); either is averaged
+    over the S draws. ``fill_missing`` as in :func:`elbo_terms`.
+    """
+    if eps.shape[1] == 1:
+        cell_ll, kl = elbo_terms(module, batch, eps[:, 0], condition, fill_missing)
+        return cell_ll.sum(dim=-1) - kl
+    return iwae_bound(module, batch, eps, condition, fill_missing)
+
+
 def negative_elbo(module, batch, eps, beta=1.0, condition=None, trim_fraction=0.0):
     """Minibatch training loss: mean over rows of -(E[log p(x|z)] - beta * KL).
 

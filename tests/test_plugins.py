@@ -304,22 +304,52 @@ def test_built_in_plugins_are_registered_by_import():
     assert info["thresholds"]["builtin"]
 
 
-def test_built_in_plugins_use_only_the_public_api():
+def _private_core_names(node):
+    """Names of anovae's private modules that an AST node imports or refers to."""
+    import ast
+
+    names = []
+    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        names = [node.module]
+        if node.module == "anovae":  # from anovae import _base
+            names += [f"anovae.{alias.name}" for alias in node.names]
+    elif isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+    elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+        # Lazy("anovae._vae:VAE"), importlib.import_module("anovae._base")
+        names = [node.value.split(":")[0]] if node.value.startswith("anovae.") else []
+    private = []
+    for name in names:
+        parts = name.split(".")
+        if parts[0] == "anovae" and any(part.startswith("_") for part in parts[1:]):
+            private.append(name)
+    return private
+
+
+@pytest.mark.parametrize("folder", ["plugins", "examples"])
+def test_built_in_plugins_use_only_the_public_api(folder):
     import ast
 
     offenders = []
-    for path in sorted((Path(__file__).resolve().parents[1] / "plugins").rglob("*.py")):
+    for path in sorted((Path(__file__).resolve().parents[1] / folder).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            for name in names:
-                parts = name.split(".")
-                if parts[0] == "anovae" and any(part.startswith("_") for part in parts[1:]):
-                    offenders.append(f"{path.name}:{node.lineno} {name}")
+            offenders += [f"{path.name}:{node.lineno} {name}" for name in _private_core_names(node)]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from anovae._base import BaseVAE",
+        "import anovae._vae",
+        "from anovae import _plugins",
+        "Lazy('anovae._vae:VAE')",
+    ],
+)
+def test_the_public_api_check_sees_each_kind_of_private_import(source):
+    import ast
+
+    assert [name for node in ast.walk(ast.parse(source)) for name in _private_core_names(node)]
 
 
 LIGHT = ["torch", "sklearn", "pandas", "scipy"]

@@ -13,11 +13,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from anovae.modeling import (
     OPTIMIZERS,
-    elbo_terms,
-    iwae_bound,
+    fixed_draws,
     load_module_arrays,
+    log_likelihood_bound,
     module_arrays,
     resolve_device,
+    rows_per_chunk,
     train,
 )
 from anovae.modeling import param_to_json as _param_to_json
@@ -25,9 +26,6 @@ from anovae.errors import ModelFileError, PluginError
 
 from ._backends import LIKELIHOODS, get_backend
 from ._networks import PRESETS, build_module
-
-# Bound on the floats one scoring chunk holds (draws x rows x pixels), as in the core.
-_CHUNK_ELEMENTS = 1 << 23
 
 
 class _Pixels:
@@ -304,32 +302,24 @@ class ImageVAE(TransformerMixin, BaseEstimator):
         return self
 
     # ---- helpers ---------------------------------------------------------------------
-    def _draws(self, shape, device, uniform=False):
-        """Draws fixed per model (common random numbers): deterministic scores that do
-        not depend on which other images are scored alongside."""
-        # The uniform stream (binarization thresholds) gets its own seed so it never
-        # repeats the normal one.
-        seed = (self._eps_seed + 1) % 2**31 if uniform else self._eps_seed
-        generator = torch.Generator().manual_seed(seed)
-        draw = torch.rand if uniform else torch.randn
-        return draw(shape, generator=generator).to(device)
-
     def _model_input(self, X):
         """Validated images as the model sees them (binarized when trained so)."""
         check_is_fitted(self)
         pixels = _as_pixels(X, self.image_shape_)
         if self.binarize_ is not None:
             # One fixed threshold per pixel: a valid Bernoulli draw for each image,
-            # the identity on images that are already binary.
-            threshold = self._draws(pixels.shape[1], "cpu", uniform=True).numpy()
-            pixels = (threshold < pixels).astype(np.float32)
+            # the identity on images that are already binary. Its own seed, so that
+            # it never repeats the scoring draws.
+            seed = (self._eps_seed + 1) % 2**31
+            threshold = torch.rand(pixels.shape[1], generator=torch.Generator().manual_seed(seed))
+            pixels = (threshold.numpy() < pixels).astype(np.float32)
         return pixels
 
     def _map_chunks(self, pixels, fn, samples=1):
         device = resolve_device(self.device)
         self.module_.to(device).eval()
         width = max(pixels.shape[1] * self.module_.likelihood.outputs_per_pixel, 1)
-        step = int(max(1, _CHUNK_ELEMENTS // (samples * width)))
+        step = rows_per_chunk(samples, width)
         outputs = []
         with torch.inference_mode():
             for start in range(0, len(pixels), step):
@@ -348,23 +338,11 @@ class ImageVAE(TransformerMixin, BaseEstimator):
         images. Gaussian backends give densities of pixels on the [0, 1] scale.
         """
         pixels = self._model_input(X)
-        module, latent = self.module_, self.latent_dim
-        device = resolve_device(self.device)
+        module = self.module_
         k, s = self.n_importance_samples, self.n_mc_samples
-        if k == 1:
-            eps = self._draws((s, 1, latent), device)
-
-            def fn(x):
-                pixel_ll, kl = elbo_terms(module, x, eps)
-                return pixel_ll.sum(-1) - kl
-
-        else:
-            eps = self._draws((s, k, 1, latent), device)
-
-            def fn(x):
-                return iwae_bound(module, x, eps)
-
-        return self._map_chunks(pixels, fn, samples=s * k)
+        # Drawn once per model (common random numbers), as the core's VAE scores.
+        eps = fixed_draws(self._eps_seed, (s, k, 1, self.latent_dim), resolve_device(self.device))
+        return self._map_chunks(pixels, lambda x: log_likelihood_bound(module, x, eps), samples=s * k)
 
     def transform(self, X):
         """Latent means E_q[z | x], shape (n_images, latent_dim)."""
