@@ -22,17 +22,21 @@ from .cli._io import (
     row_label,
     write_csv,
 )
+from .cli._output import TableOutput, check_table_output, open_table_output
 
 __all__ = [
+    "TableOutput",
     "atomic_path",
     "check_columns",
     "check_finite",
     "check_not_empty",
     "check_numeric",
     "check_output_path",
+    "check_table_output",
     "fill_cells",
     "iter_table",
     "open_output",
+    "open_table_output",
     "read_table",
     "row_label",
     "write_csv",

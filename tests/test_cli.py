@@ -301,7 +301,8 @@ def _directory(folder):
 GOOD = "a,b,c\n1,2,x\n3,4,y\n5,6,x\n"
 BAD_INPUT = {
     "missing file": (lambda folder: folder / "nope.csv", [], 1, ["nope.csv: no such file"]),
-    "a directory": (_directory, [], 1, ["adir: is a directory"]),
+    # A folder is read as a table kept in part files; this one has none.
+    "a directory": (_directory, [], 1, ["adir: the folder holds no CSV or Parquet file"]),
     "empty file": (_write("e.csv", ""), [], 1, ["e.csv: the file is empty"]),
     "header only": (_write("h.csv", "a,b,c\n"), [], 1, ["h.csv: no data rows"]),
     "ragged row": (_write("r.csv", "a,b,c\n1,2,x\n3,4,y,9,9\n5,6,x\n"), [], 1,

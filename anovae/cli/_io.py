@@ -3,8 +3,9 @@
 Everything a command that turns a data file into an output file needs, with the
 failure modes already handled:
 
-- :func:`read_table` reads a whole CSV (or Parquet, when pyarrow is importable) file;
-  :func:`iter_table` streams one in chunks. ``"-"`` means standard input (CSV).
+- :func:`read_table` reads a whole CSV or Parquet file; :func:`iter_table` streams
+  one in chunks. ``"-"`` means standard input (CSV). A folder of part files or a glob
+  (:func:`table_parts`) is read as one table, file after file.
 - :func:`check_columns` checks column names given on the command line, with a
   "did you mean"; :func:`check_not_empty`, :func:`check_finite` and
   :func:`check_numeric` check feature values; :func:`row_label` says where a row is.
@@ -13,6 +14,8 @@ failure modes already handled:
   :func:`atomic_path` and :func:`open_output` write through a temporary file in the
   target folder that replaces the target only once complete, so a failed run leaves
   no partial file; :func:`write_csv` writes one frame (or one chunk) of results.
+  ``_output.py`` builds on these to write CSV, compressed CSV or Parquet by the
+  output name's suffix.
 
 Every error raised here is an :class:`anovae.errors.DataError` (exit code 1) or a
 click usage error (exit code 2), with a one-line message naming the file and, where
@@ -26,9 +29,11 @@ with blanks stays an integer column in the output. Lines are counted from 1, the
 header being line 1, assuming one line per row (no quoted line breaks).
 """
 
+import bisect
 import contextlib
 import csv
 import difflib
+import glob
 import importlib
 import os
 import re
@@ -58,6 +63,7 @@ __all__ = [
     "open_output",
     "read_table",
     "row_label",
+    "table_parts",
     "write_csv",
 ]
 
@@ -83,7 +89,16 @@ def is_parquet(path):
 
 
 def row_label(path, position):
-    """How to point a user at the row at 0-based ``position``: ``line 12`` or ``row 11``."""
+    """How to point a user at the row at 0-based ``position``: ``line 12`` or ``row 11``.
+
+    For a table read from several files (see :func:`table_parts`), the row's own file:
+    ``line 12 of data/part-3.csv``.
+    """
+    starts = _PART_STARTS.get(_part_key(path))
+    if starts:
+        index = max(bisect.bisect_right([start for start, _ in starts], position) - 1, 0)
+        start, part = starts[index]
+        return f"{row_label(part, position - start)} of {part}"
     if is_parquet(path):
         return f"row {position + 1}"
     return f"line {position + 2}"
@@ -103,9 +118,8 @@ def _source(path):
         try:
             import pyarrow.parquet  # noqa: F401
         except ImportError:
-            raise DataError(
-                f"{path}: reading Parquet needs pyarrow (pip install 'anovae[parquet]')"
-            ) from None
+            # A core dependency: only a broken installation lacks it.
+            raise DataError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
     return path
 
 
@@ -163,6 +177,154 @@ def _check_shape(frame, path):
         raise DataError(f"{path}: no columns")
     if frame.shape[0] == 0:
         raise DataError(f"{path}: no data rows (only a header)")
+
+
+# ---- tables kept in several files: a folder of parts, or a glob ------------------------
+_GLOB_CHARS = ("*", "?", "[")
+_TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".psv", ".txt")
+_PART_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
+# Where each file of a multi-file table starts (0-based row, file), by the path the
+# user gave, so that row_label can name the file and its own line.
+_PART_STARTS = {}
+
+
+def _part_key(path):
+    return None if path is None or path == STDIO else os.fspath(path)
+
+
+def _is_data_name(name):
+    lowered = name.lower()
+    stem, suffix = os.path.splitext(lowered)
+    if suffix in _PART_COMPRESSION or suffix == ".zst":
+        lowered = stem
+    return lowered.endswith(PARQUET_SUFFIXES + _TEXT_SUFFIXES)
+
+
+def _natural_key(path):
+    # part.10 after part.9, in the order the writer numbered them.
+    return [int(piece) if piece.isdigit() else piece for piece in re.split(r"(\d+)", path)]
+
+
+def table_parts(path):
+    """The files of a table kept in several, in order; None when ``path`` is one file.
+
+    A folder contributes its CSV and Parquet files (compressed CSV included), except
+    names starting with ``.`` or ``_`` (``_SUCCESS``, ``_metadata``); a glob such as
+    ``data/part-*.csv`` every file it matches. Natural order: ``part.2`` before
+    ``part.10``. Raises DataError when nothing matches or when Parquet and CSV files
+    are mixed.
+    """
+    if _part_key(path) is None:
+        return None
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        candidates = [os.path.join(path, name) for name in os.listdir(path)
+                      if not name.startswith((".", "_")) and _is_data_name(name)]
+        files = [name for name in candidates if os.path.isfile(name)]
+        if not files:
+            raise DataError(f"{path}: the folder holds no CSV or Parquet file")
+    elif not os.path.lexists(path) and any(char in path for char in _GLOB_CHARS):
+        files = [name for name in glob.glob(path) if os.path.isfile(name)]
+        if not files:
+            raise DataError(f"{path}: no file matches")
+    else:
+        return None
+    if len({is_parquet(name) for name in files}) > 1:
+        raise DataError(
+            f"{path}: holds both Parquet and CSV files; give a glob that matches one kind, "
+            f"such as {os.path.join(path, '*.parquet') if os.path.isdir(path) else path + '.parquet'}"
+        )
+    return sorted(files, key=_natural_key)
+
+
+def _has_rows(part):
+    """False for a part with no data row (writers leave such files for empty partitions)."""
+    if is_parquet(part):
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.ParquetFile(part).metadata.num_rows > 0
+        except Exception:
+            return True  # reading it reports the problem, naming the file
+    compression = _PART_COMPRESSION.get(os.path.splitext(part.lower())[1])
+    if part.lower().endswith((".zst", ".zip")):
+        return True
+    try:
+        opener = open if compression is None else importlib.import_module(compression).open
+        with opener(part, "rb") as handle:
+            lines = 0
+            for line in handle:
+                lines += bool(line.strip())
+                if lines == 2:
+                    return True
+        return False
+    except (OSError, EOFError, ValueError):
+        return True
+
+
+def _check_part_columns(part, columns, first_part, first_columns):
+    columns = [str(c) for c in columns]
+    if columns != first_columns:
+        missing = [c for c in first_columns if c not in columns]
+        extra = [c for c in columns if c not in first_columns]
+        what = (f"lacks {', '.join(map(repr, missing))}" if missing else
+                f"has {', '.join(map(repr, extra))} more" if extra else "has them in another order")
+        raise DataError(f"{part}: its columns differ from those of {first_part} (it {what})")
+
+
+def _read_parts(path, parts, *, cells, **options):
+    """read_table for several files: their rows in order, the files' columns alike."""
+    frames, raws, starts, first = [], [], [], None
+    rows = 0
+    for part in parts:
+        if not _has_rows(part):
+            continue
+        frame, raw = read_table(part, cells=True, **options) if cells else (read_table(part, **options), None)
+        if first is None:
+            first = (part, [str(c) for c in frame.columns])
+        else:
+            _check_part_columns(part, frame.columns, *first)
+        starts.append((rows, part))
+        rows += len(frame)
+        frames.append(frame)
+        raws.append(raw)
+    if not frames:
+        raise DataError(f"{path}: no data rows in any of its {len(parts)} file(s)")
+    _PART_STARTS[_part_key(path)] = starts
+    frame = pd.concat(frames, ignore_index=True)
+    if not cells:
+        return frame
+    raw = None
+    if raws[0] is not None:
+        raw = pd.concat(raws, ignore_index=True)
+        raw.attrs.update(raws[0].attrs)  # written back with the first file's separator
+    return frame, raw
+
+
+def _iter_parts(path, parts, *, chunksize, cells, **options):
+    """iter_table for several files, one after the other; the index runs on across them."""
+    starts = []
+    _PART_STARTS[_part_key(path)] = starts
+    offset, first = 0, None
+    for part in parts:
+        if not _has_rows(part):
+            continue
+        starts.append((offset, part))
+        rows = 0
+        for item in iter_table(part, chunksize=chunksize, cells=cells, **options):
+            frame, raw = item if cells else (item, None)
+            if first is None:
+                first = (part, [str(c) for c in frame.columns])
+            elif rows == 0:
+                _check_part_columns(part, frame.columns, *first)
+            rows += len(frame)
+            frame.index = frame.index + offset
+            if raw is not None:
+                raw.index = frame.index
+            yield item
+        offset += rows
+    if not starts:
+        raise DataError(f"{path}: no data rows in any of its {len(parts)} file(s)")
 
 
 # ---- the dialect: separator and decimal mark -------------------------------------------
@@ -317,7 +479,13 @@ def read_table(path, *, dtype=None, sep=None, decimal=None, na_values=None, cell
         Missing file, a directory, an empty or header-only file, ragged rows,
         bytes that are not UTF-8, a corrupt Parquet file, a table that parses to a
         single column whose header holds another separator.
+
+    A folder of part files or a glob (see :func:`table_parts`) reads every file, in
+    order, as one table; the files must have the same columns.
     """
+    parts = table_parts(path)
+    if parts is not None:
+        return _read_parts(path, parts, dtype=dtype, sep=sep, decimal=decimal, na_values=na_values, cells=cells)
     source = _source(path)
     raw = None
     with _reading(path):
@@ -356,7 +524,14 @@ def iter_table(path, *, chunksize, dtype=None, sep=None, decimal=None, na_values
     the errors of :func:`read_table`, possibly after some chunks were yielded (a bad
     line far into the file), so write the output with :func:`open_output`. With
     ``cells``, yields ``(frame, cells)`` pairs as :func:`read_table` returns them.
+    A folder or a glob is streamed file by file (a chunk never spans two files).
     """
+    parts = table_parts(path)
+    if parts is not None:
+        yield from _iter_parts(
+            path, parts, chunksize=chunksize, dtype=dtype, sep=sep, decimal=decimal, na_values=na_values, cells=cells
+        )
+        return
     source = _source(path)
     seen = 0
     columns = None
@@ -520,6 +695,16 @@ def _same_file(a, b):
 _EXISTED_AT_CHECK = {}
 
 
+def _input_files(source):
+    """The files an input names: one, or each part of a folder or glob."""
+    if not source or source == STDIO:
+        return []
+    try:
+        return table_parts(source) or [source]
+    except DataError:
+        return [source]  # reading it will say what is wrong
+
+
 def check_output_path(path, *, force, inputs=(), option="-o"):
     """Check, before any work, that ``path`` can receive a result.
 
@@ -533,11 +718,12 @@ def check_output_path(path, *, force, inputs=(), option="-o"):
         return
     path = os.fspath(path)
     for source in inputs:
-        if source and source != STDIO and _same_file(path, source):
-            raise click.BadParameter(
-                f"{path} is the input file {source}; anovae never overwrites its input",
-                param_hint=f"'{option}'",
-            )
+        for name in _input_files(source):
+            if _same_file(path, name):
+                raise click.BadParameter(
+                    f"{path} is the input file {name}; anovae never overwrites its input",
+                    param_hint=f"'{option}'",
+                )
     if os.path.isdir(path):
         raise DataError(f"{path}: is a directory; give a file name")
     if path.endswith(("/", os.sep)):

@@ -16,7 +16,13 @@ _TRAINING_ONLY = ("threshold", "threshold_param", "contamination", "epochs", "la
 
 @click.command()
 @click.argument("data", metavar="DATA")
-@click.option("-o", "--output", metavar="OUT", help="Write the result here (CSV) instead of to stdout.")
+@click.option(
+    "-o",
+    "--output",
+    metavar="OUT",
+    help="Write the result here instead of to stdout: CSV, compressed CSV (.csv.gz, "
+    ".bz2, .xz, .zst) or Parquet (.parquet), by the name's suffix.",
+)
 @training_options
 @reading_options
 @click.option("--model-out", metavar="PATH", help="Also save the fitted model here (see 'anovae score').")
@@ -60,7 +66,8 @@ def detect(ctx, data, output, training, reading, model_out, model_path, top, qui
         training_line,
         with_results,
     )
-    from ._io import atomic_path, check_columns, check_output_path, open_output, read_table, write_csv
+    from ._io import atomic_path, check_columns, check_output_path, read_table
+    from ._output import check_table_output, open_table_output
 
     if model_path is not None:
         for name in _TRAINING_ONLY:
@@ -73,7 +80,7 @@ def detect(ctx, data, output, training, reading, model_out, model_path, top, qui
             "--contamination and --threshold are alternatives; give one "
             "(--threshold contamination --threshold-param contamination=X is the same rule)"
         )
-    check_output_path(output, force=force, inputs=[data, model_path])
+    check_table_output(output, force=force, inputs=[data, model_path])
     check_output_path(model_out, force=force, inputs=[data], option="--model-out")
     if output and model_out and os.path.abspath(output) == os.path.abspath(model_out):
         raise click.BadParameter(f"{model_out} is the same file as -o {output}", param_hint="'--model-out'")
@@ -109,8 +116,8 @@ def detect(ctx, data, output, training, reading, model_out, model_path, top, qui
     with contextlib.ExitStack() as outputs:
         if model_out is not None:
             save(estimator, outputs.enter_context(atomic_path(model_out)))
-        handle = outputs.enter_context(open_output(output))
-        write_csv(with_results(frame if cells is None else cells, names, scores, flags), handle)
+        table = outputs.enter_context(open_table_output(output))
+        table.write(with_results(table.rows(frame, cells), names, scores, flags))
 
     lines.insert(0, features_line(estimator, len(frame)))
     lines.append(threshold_line(estimator, int(flags.sum()), len(frame)))

@@ -71,7 +71,14 @@ def fit(data, model_out, training, reading, quiet, force):
 @click.command()
 @click.argument("data", metavar="DATA")
 @click.option("--model", "model_path", required=True, metavar="PATH", help="A model saved by 'anovae fit' or 'detect --model-out'.")
-@click.option("-o", "--output", metavar="OUT", help="Write the result here (CSV) instead of to stdout.")
+@click.option(
+    "-o",
+    "--output",
+    metavar="OUT",
+    help="Write the result here instead of to stdout: CSV, compressed CSV (.csv.gz, "
+    ".bz2, .xz, .zst) or Parquet (.parquet, written chunk by chunk), by the name's "
+    "suffix.",
+)
 @click.option(
     "--chunksize",
     type=click.IntRange(min=1),
@@ -117,22 +124,17 @@ def score(data, model_path, output, chunksize, label_column, top, device, readin
         threshold_line,
         with_results,
     )
-    from ._io import (
-        check_columns,
-        check_output_path,
-        iter_table,
-        open_output,
-        write_csv,
-    )
+    from ._io import check_columns, iter_table
+    from ._output import check_table_output, open_table_output
 
-    check_output_path(output, force=force, inputs=[data, model_path])
+    check_table_output(output, force=force, inputs=[data, model_path])
     estimator = load_model(model_path, device)
     dtype = model_dtypes(estimator)
     n_rows = flagged = 0
     best = TopRows(top)
     label_parts, score_parts, flag_parts = [], [], []
     features = labels = None
-    with open_output(output) as handle:
+    with open_table_output(output) as table:
         # The model reads parsed values; the output copies the cells as written.
         for chunk, cells in iter_table(data, chunksize=chunksize, dtype=dtype, cells=True, **reading):
             if features is None:
@@ -143,8 +145,7 @@ def score(data, model_path, output, chunksize, label_column, top, device, readin
             check_model_values(estimator, chunk, features, data)
             scores, flags = score_rows(estimator, model_input(estimator, chunk, features))
             check_scores(scores, chunk, data)
-            out = with_results(chunk if cells is None else cells, names, scores, flags)
-            write_csv(out, handle, header=n_rows == 0)
+            table.write(with_results(table.rows(chunk, cells), names, scores, flags))
             n_rows += len(chunk)
             flagged += int(flags.sum())
             best.add(chunk, scores)

@@ -29,7 +29,8 @@ def _check_method(ctx, param, value):
 @click.argument("data", metavar="DATA")
 @click.option(
     "-o", "--output", metavar="OUT", required=True,
-    help="Write the completed table here (CSV; '-' for stdout).",
+    help="Write the completed table here ('-' for stdout): CSV, compressed CSV "
+    "(.csv.gz, .bz2, .xz, .zst) or Parquet (.parquet), by the name's suffix.",
 )
 @click.option(
     "--na-values",
@@ -88,9 +89,9 @@ def impute(data, output, na_values, columns, exclude, method, epochs, seed, devi
     """
     import pandas as pd
 
-    from anovae.tables import check_output_path, fill_cells, open_output, read_table, write_csv
+    from anovae.tables import check_table_output, fill_cells, open_table_output, read_table
 
-    check_output_path(output, force=force, inputs=[data])
+    check_table_output(output, force=force, inputs=[data])
     # The model reads parsed values; the output copies the cells as written.
     frame, cells = read_table(data, cells=True)
     frame = _with_na_values(frame, na_values)
@@ -110,8 +111,12 @@ def impute(data, output, na_values, columns, exclude, method, epochs, seed, devi
         completed[wanted] = filled[wanted]
         lines.append(_training_line(imputer, method, len(frame), time.perf_counter() - started))
 
-    with open_output(output) as handle:
-        write_csv(completed if cells is None else fill_cells(cells, frame, completed, wanted), handle)
+    with open_table_output(output) as table:
+        if table.text and cells is not None:
+            # The cells as written, with only the filled ones new.
+            table.write(fill_cells(cells, frame, completed, wanted))
+        else:
+            table.write(completed)
 
     if not quiet:
         filled = missing_before - completed[targets].isna().sum()
