@@ -56,6 +56,23 @@ def _python_scalar(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _category_codes(series, categories):
+    """Codes of ``series`` in ``categories``; -1 where missing, len(categories) where
+    never seen. Looked up once per distinct value (a million rows hold a handful)."""
+    lookup = {value: code for code, value in enumerate(categories)}
+    unseen = len(categories)
+    row_codes, distinct = pd.factorize(series, use_na_sentinel=True)
+    distinct_codes = np.fromiter(
+        (lookup.get(_python_scalar(v), unseen) for v in np.asarray(distinct, dtype=object)),
+        dtype=np.int64,
+        count=len(distinct),
+    )
+    codes = np.full(len(series), -1, dtype=np.int64)
+    seen = row_codes >= 0
+    codes[seen] = distinct_codes[row_codes[seen]]
+    return codes
+
+
 class TabularCodec:
     """Learns per-column likelihoods and scales from a training table.
 
@@ -197,17 +214,7 @@ class TabularCodec:
             binm[:, j] = self._numeric(frame, spec)
         cat = np.empty((n, len(cats)), dtype=np.int64)
         for j, spec in enumerate(cats):
-            series = frame[spec["name"]]
-            missing = series.isna().to_numpy()
-            lookup = {value: code for code, value in enumerate(spec["categories"])}
-            unseen = len(spec["categories"])
-            codes = np.fromiter(
-                (lookup.get(_python_scalar(v), unseen) for v in series.to_numpy()),
-                dtype=np.int64,
-                count=n,
-            )
-            codes[missing] = -1
-            cat[:, j] = codes
+            cat[:, j] = _category_codes(frame[spec["name"]], spec["categories"])
         return Encoded(num, binm, cat, log_jac)
 
     def _standardized(self, frame, specs):
