@@ -352,11 +352,15 @@ def test_the_public_api_check_sees_each_kind_of_private_import(source):
     assert [name for node in ast.walk(ast.parse(source)) for name in _private_core_names(node)]
 
 
-LIGHT = ["torch", "sklearn", "pandas", "scipy"]
+LIGHT = ["torch", "sklearn", "pandas", "scipy", "pooch", "requests"]
 
 
 @pytest.mark.parametrize(
-    "argv", [["--help"], ["--version"], ["detect", "--help"], ["plugins"], ["thresholds"]]
+    "argv",
+    [
+        ["--help"], ["--version"], ["detect", "--help"], ["plugins"], ["thresholds"],
+        ["datasets"], ["datasets", "fetch", "--help"],
+    ],
 )
 def test_listing_and_help_import_nothing_heavy(argv):
     # The timing is benchmarks/cli_startup.py's job; this keeps its cause in check.

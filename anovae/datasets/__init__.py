@@ -1,10 +1,13 @@
-"""Loaders of the benchmark datasets, read from a local data folder.
+"""Loaders of the benchmark datasets, read from a local data folder, and their fetchers.
 
 Files are looked up as ``<data_home>/<folder>/<file>``, where ``data_home`` is the
 loader's argument, else the ``ANOVAE_DATA`` environment variable, else
-``~/anovae_data``. Nothing is downloaded: a missing file raises
-:class:`anovae.errors.DataError` saying where it was looked for and where the data
-comes from. :func:`load_dataset` loads any dataset a plugin registered, by name.
+``~/anovae_data``. Loaders never download: a missing file raises
+:class:`anovae.errors.DataError` saying where it was looked for and which
+``anovae datasets fetch NAME`` downloads it. The ``fetch_*`` functions download a
+dataset's files from their public sources (or a mirror: ``ANOVAE_DATA_URL``) into
+that folder, each checked against its pinned SHA-256. :func:`load_dataset` loads any
+dataset a plugin registered, by name.
 
 The loaders are imported on first use (PEP 562), so that a plugin can name them
 without loading NumPy and pandas.
@@ -14,8 +17,15 @@ import importlib
 
 __all__ = [
     "ODDS_NAMES",
+    "fetch_dataset",
+    "fetch_donors",
+    "fetch_frey_face",
+    "fetch_mnist",
+    "fetch_nsl_kdd",
+    "fetch_odds",
     "get_data_home",
     "load_dataset",
+    "load_donors",
     "load_frey_face",
     "load_mnist",
     "load_nsl_kdd",
@@ -28,8 +38,15 @@ _LAZY = {
     "load_frey_face": "._images",
     "load_mnist": "._images",
     "load_nsl_kdd": "._nsl_kdd",
-    "ODDS_NAMES": "._odds",
+    "ODDS_NAMES": "._registry",
     "load_odds": "._odds",
+    "load_donors": "._odds",
+    "fetch_dataset": "._fetch",
+    "fetch_donors": "._fetch",
+    "fetch_frey_face": "._fetch",
+    "fetch_mnist": "._fetch",
+    "fetch_nsl_kdd": "._fetch",
+    "fetch_odds": "._fetch",
 }
 
 

@@ -16,7 +16,7 @@ def get_data_home(data_home=None):
     ----------
     data_home : str or path-like, default=None
         The folder holding one sub-folder per dataset (``nsl-kdd/``, ``odds-dev/``,
-        ``mnist/``, ``frey-face/``). When None, the ``ANOVAE_DATA`` environment
+        ``adbench-large/``, ``mnist/``, ``frey-face/``). When None, the ``ANOVAE_DATA`` environment
         variable is used, and when that is unset or empty, ``~/anovae_data``.
 
     Returns
@@ -29,13 +29,14 @@ def get_data_home(data_home=None):
     return Path(data_home).expanduser().resolve()
 
 
-def locate(folder, wanted, *, data_home, source):
+def locate(folder, wanted, *, data_home, source, fetch):
     """Return the path of each wanted file in ``<data_home>/<folder>``.
 
     ``wanted`` is a sequence of alternatives, each a tuple of file names tried in
     order (for example ``("KDDTest+.txt.gz", "KDDTest+.txt")``). When any is absent,
-    a :class:`DataError` names every missing file, the folder looked in, how to point
-    the loaders elsewhere and where the data originally comes from.
+    a :class:`DataError` names every missing file, the folder looked in, the command
+    that downloads them (``anovae datasets fetch <fetch>``), how to point the loaders
+    elsewhere and where the data originally comes from.
     """
     directory = get_data_home(data_home) / folder
     found, missing = [], []
@@ -47,8 +48,9 @@ def locate(folder, wanted, *, data_home, source):
         found.append(path)
     if missing:
         raise DataError(
-            f"missing data file(s) {', '.join(missing)} in {directory}; put them there, "
-            f"or set the {ENV_VAR} environment variable (or pass data_home=) to a folder "
-            f"holding {folder}/; original source: {source}"
+            f"missing data file(s) {', '.join(missing)} in {directory}; run `anovae "
+            f"datasets fetch {fetch}` to download them there, or set the {ENV_VAR} "
+            f"environment variable (or pass data_home=) to a folder holding {folder}/; "
+            f"original source: {source}"
         )
     return found

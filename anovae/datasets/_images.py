@@ -88,7 +88,9 @@ def load_mnist(subset="train", data_home=None):
             f"{{{', '.join(map(repr, _MNIST_FILES))}}}. Got {subset!r} instead."
         )
     wanted = [(f"{stem}.gz", stem) for stem in _MNIST_FILES[subset]]
-    image_path, label_path = locate("mnist", wanted, data_home=data_home, source=MNIST_SOURCE)
+    image_path, label_path = locate(
+        "mnist", wanted, data_home=data_home, source=MNIST_SOURCE, fetch="mnist"
+    )
     images = _read_idx(image_path, _IDX_IMAGES)
     labels = _read_idx(label_path, _IDX_LABELS)
     if images.shape[1:] != (28, 28) or len(images) != len(labels):
@@ -164,6 +166,7 @@ def load_frey_face(data_home=None):
         [("frey_rawface.npz", "frey_rawface.mat")],
         data_home=data_home,
         source=FREY_SOURCE,
+        fetch="frey-face",
     )
     pixels = np.asarray(_read_frey(path))
     width = _FREY_SHAPE[0] * _FREY_SHAPE[1]

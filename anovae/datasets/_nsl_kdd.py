@@ -146,7 +146,11 @@ def load_nsl_kdd(subset="train", data_home=None, as_frame=True):
         )
     stem = _SUBSETS[subset]
     (path,) = locate(
-        FOLDER, [(f"{stem}.txt.gz", f"{stem}.txt")], data_home=data_home, source=SOURCE
+        FOLDER,
+        [(f"{stem}.txt.gz", f"{stem}.txt")],
+        data_home=data_home,
+        source=SOURCE,
+        fetch="nsl-kdd",
     )
     frame = _read(path)
 

@@ -1,4 +1,4 @@
-"""Built-in plugin registering the tabular dataset loaders: NSL-KDD and the ODDS sets."""
+"""Built-in plugin registering the tabular dataset loaders: NSL-KDD, the ODDS sets, donors."""
 
 from functools import partial
 
@@ -23,3 +23,8 @@ def register_datasets(register):
             partial(Lazy("anovae.datasets:load_odds"), name),
             f"ODDS {name} tabular anomaly benchmark (Rayana 2016, via ADBench)",
         )
+    register(
+        "donors",
+        Lazy("anovae.datasets:load_donors"),
+        "KDD Cup 2014 donors, 619k rows x 10 (via ADBench)",
+    )
