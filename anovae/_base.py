@@ -190,14 +190,9 @@ class BaseVAE(BaseEstimator):
         self._codec = TabularCodec.fit(frame, self.likelihood, self.numeric_transform)
         self.feature_kinds_ = {c["name"]: c["kind"] for c in self._codec.columns}
         encoded = self._codec.encode(frame)
-        rng = check_random_state(self.random_state)
-        init_seed, train_seed, split_seed, eps_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=4))
-        self._eps_seed = eps_seed
+        init_seed, train_seed, split_seed = self._training_seeds()
         device = resolve_device(self.device)
-
-        module = self._build_module(self._codec, n_conditions, condition_encoder)
-        module.reset_parameters(torch.Generator().manual_seed(init_seed))
-        module.to(device)
+        module = self._new_module(init_seed, device, n_conditions, condition_encoder)
 
         n = len(encoded)
         n_val = int(round(self.validation_fraction * n)) if self.early_stopping or hold_out else 0
@@ -218,31 +213,62 @@ class BaseVAE(BaseEstimator):
         if n_val and self.early_stopping:
             # Each check costs at most this many rows, whatever the table's size.
             checked = val_rows[:: max(1, -(-n_val // MAX_VALIDATION_ROWS))]
-            val_data = to_batch(encoded.take(checked), device)
-            val_cond = condition_rows(checked)
-            val_eps = self._draws((1, 1, self.latent_dim), device)
-
-            def validation_loss():
-                # The objective being trained, trimmed alike, so that early stopping
-                # does not wait for the rows training deliberately ignores.
-                with torch.inference_mode():
-                    cell, kl = elbo_terms(module, val_data, val_eps, val_cond)
-                    per_row = self.beta * kl - cell.sum(-1)
-                    keep = max(1, int(round(len(per_row) * (1.0 - self.trim_fraction))))
-                    return float(per_row.sort().values[:keep].mean())
+            validation_loss = self._validation_loss(module, encoded.take(checked), condition_rows(checked), device)
 
         with cpu_threads(device, training_threads(module, batch_size)):
-            self.history_ = self._train(
+            history = self._train(
                 module, data, condition_rows(train_rows), validation_loss, device, train_seed,
                 batch_size=batch_size, max_steps=max_steps,
             )
+        self._set_trained(module, history, batch_size, max_steps)
+        return encoded, val_rows
+
+    def _training_seeds(self):
+        """(init, train, split) seeds from ``random_state``; sets the scoring draws' seed.
+
+        One place for the order in which the seeds are drawn, so that every way of
+        fitting (in memory, streamed, distributed) gets the same ones.
+        """
+        rng = check_random_state(self.random_state)
+        init_seed, train_seed, split_seed, eps_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=4))
+        self._eps_seed = eps_seed
+        return init_seed, train_seed, split_seed
+
+    def _new_module(self, init_seed, device, n_conditions=0, condition_encoder=False):
+        """The network for ``self._codec``, initialized from ``init_seed``, on ``device``."""
+        module = self._build_module(self._codec, n_conditions, condition_encoder)
+        module.reset_parameters(torch.Generator().manual_seed(init_seed))
+        return module.to(device)
+
+    def _validation_loss(self, module, encoded, conditions, device, average=None):
+        """The early-stopping check on held-out rows ``encoded`` (at most
+        MAX_VALIDATION_ROWS of them); ``average(float) -> float`` makes every process
+        of a distributed fit see the same value."""
+        val_data = to_batch(encoded, device)
+        val_eps = self._draws((1, 1, self.latent_dim), device)
+
+        def validation_loss():
+            # The objective being trained, trimmed alike, so that early stopping
+            # does not wait for the rows training deliberately ignores.
+            with torch.inference_mode():
+                cell, kl = elbo_terms(module, val_data, val_eps, conditions)
+                per_row = self.beta * kl - cell.sum(-1)
+                keep = max(1, int(round(len(per_row) * (1.0 - self.trim_fraction))))
+                value = float(per_row.sort().values[:keep].mean())
+            return value if average is None else average(value)
+
+        return validation_loss
+
+    def _set_trained(self, module, history, batch_size, max_steps):
+        self.history_ = history
         self.module_ = module
         self.training_budget_ = {"batch_size": batch_size, "max_steps": max_steps}
         self.n_steps_ = self.history_[-1]["step"] if self.history_ else 0
         self.n_epochs_ = self.history_[-1]["epoch"] if self.history_ else 0
-        return encoded, val_rows
 
-    def _train(self, module, data, conditions, validation_loss, device, seed, *, batch_size, max_steps):
+    def _train(self, module, data, conditions, validation_loss, device, seed, *, batch_size, max_steps, **hooks):
+        """Run ``train`` with the estimator's parameters; ``hooks``: ``batches``,
+        ``loss_fn``, ``all_reduce`` (see ``_training.train``)."""
         return train(
             module,
             data,
@@ -262,6 +288,7 @@ class BaseVAE(BaseEstimator):
             precision=self.precision,
             trim_fraction=self.trim_fraction,
             eval_interval=EVAL_INTERVAL,
+            **hooks,
         )
 
     # ---- scoring -------------------------------------------------------------------

@@ -98,6 +98,9 @@ def train(
     precision="float32",
     trim_fraction=0.0,
     eval_interval=None,
+    batches=None,
+    loss_fn=None,
+    all_reduce=None,
 ):
     """Fit ``module`` on ``data`` (a Batch already on the device); return the history.
 
@@ -107,9 +110,21 @@ def train(
     when ``validation_loss()`` is given, the validation loss is checked: after
     ``n_iter_no_change`` checks without a relative improvement of ``tol`` training
     stops and the best weights seen are restored.
+
+    Training on data that is not one in-memory table (``_streaming.py``, ``_ddp.py``)
+    goes through three hooks: ``batches``, an iterator of ``(batch, condition,
+    epoch)`` used instead of ``data`` (which may then be None; give ``max_steps`` and
+    ``eval_interval``); ``loss_fn(batch, eps, condition) -> (loss, recon sum, kl
+    sum)`` instead of the module's own loss (a DistributedDataParallel wrapper);
+    and ``all_reduce(tensor) -> tensor``, summing the logged totals over processes,
+    so that every process logs the same means and stops on divergence together.
     """
-    n = len(data)
-    steps_per_epoch = -(-n // batch_size)
+    if batches is None:
+        batches = in_memory_batches(data, conditions, batch_size, generator)
+    n = len(data) if data is not None else None
+    if n is None and not (max_steps and eval_interval):
+        raise ValueError("train on a stream of batches needs max_steps and eval_interval")
+    steps_per_epoch = -(-n // batch_size) if n is not None else None
     budget = [b for b in (max_steps, None if max_epochs is None else max_epochs * steps_per_epoch) if b]
     if not budget:
         raise ValueError("train needs max_steps or max_epochs")
@@ -117,7 +132,7 @@ def train(
     eval_interval = min(eval_interval or steps_per_epoch, max_steps)
 
     opt = make_optimizer(optimizer, module.parameters(), learning_rate, weight_decay)
-    loss_fn = make_loss(module, beta, compile_step, trim_fraction)
+    loss_fn = loss_fn or make_loss(module, beta, compile_step, trim_fraction)
     autocast_dtype = PRECISIONS[precision]
     device = generator.device
     latent_dim = module.latent_dim
@@ -126,29 +141,25 @@ def train(
     best_loss, best_state, stale = float("inf"), None, 0
     stopped_early = False
     step, epoch = 0, 0
-    order, position = None, n
     total, seen = torch.zeros(3, device=device), 0
     started = time.perf_counter()
     module.train()
     while step < max_steps:
-        if position >= n:
-            order = torch.randperm(n, generator=generator, device=device)
-            position, epoch = 0, epoch + 1
-        rows = order[position : position + batch_size]
-        position += batch_size
-        batch = data.index(rows)
-        condition = None if conditions is None else conditions[rows]
-        eps = torch.randn(len(rows), latent_dim, generator=generator, device=device)
+        batch, condition, epoch = next(batches)
+        eps = torch.randn(len(batch), latent_dim, generator=generator, device=device)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
             loss, recon, kl = loss_fn(batch, eps, condition)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        total += torch.stack([loss.detach() * len(rows), recon.detach(), kl.detach()])
-        seen += len(rows)
+        total += torch.stack([loss.detach() * len(batch), recon.detach(), kl.detach()])
+        seen += len(batch)
         step += 1
         if step % eval_interval and step < max_steps:
             continue
+        if all_reduce is not None:
+            summed = all_reduce(torch.cat([total.double(), total.new_tensor([seen], dtype=torch.float64)]))
+            total, seen = summed[:3], int(summed[3])
         loss_sum, recon_sum, kl_sum = (float(v) for v in total.tolist())
         if not all(map(_finite, (loss_sum, recon_sum, kl_sum))):
             raise TrainingError(
@@ -187,6 +198,20 @@ def train(
         module.load_state_dict(best_state)
     module.eval()
     return history
+
+
+def in_memory_batches(data, conditions, batch_size, generator):
+    """Minibatches of an in-memory ``data`` (a Batch): a fresh permutation each epoch.
+
+    Yields ``(batch, condition rows or None, epoch)`` without end; ``train`` stops it.
+    """
+    n, epoch = len(data), 0
+    while True:
+        order = torch.randperm(n, generator=generator, device=generator.device)
+        epoch += 1
+        for start in range(0, n, batch_size):
+            rows = order[start : start + batch_size]
+            yield data.index(rows), None if conditions is None else conditions[rows], epoch
 
 
 def _finite(value):
