@@ -22,8 +22,12 @@ from ._training import OPTIMIZERS, PRECISIONS, train
 from .errors import DataError
 
 # Upper bound on the floats one scoring chunk materializes (samples x rows x width):
-# keeps memory flat whatever the number of rows.
+# keeps memory flat whatever the number of rows. On a CPU the bound is the cache's:
+# chunks whose activations fit in a core's cache scored 200k rows x 20 columns (5
+# draws, one thread) at 668k rows/s against 227k rows/s for 32 MB chunks; a GPU
+# wants few, large launches.
 _CHUNK_ELEMENTS = 1 << 23
+_CPU_CHUNK_ELEMENTS = 1 << 19
 _MAX_CHUNK_ROWS = 65536
 
 
@@ -39,14 +43,16 @@ def fixed_draws(seed, shape, device="cpu"):
     return torch.randn(shape, generator=generator).to(device)
 
 
-def rows_per_chunk(samples, width):
+def rows_per_chunk(samples, width, device="cpu"):
     """How many rows one scoring chunk holds so that memory stays flat.
 
     ``samples`` draws per row times ``width`` floats per row and draw (the widest
-    layer or output) are kept under about 8 million floats per chunk, and a chunk
-    never exceeds 65,536 rows, whatever the number of rows scored.
+    layer or output) are kept under about half a million floats per chunk on a CPU
+    (the activations stay in cache) and 8 million on a GPU, and a chunk never
+    exceeds 65,536 rows, whatever the number of rows scored.
     """
-    return int(min(_MAX_CHUNK_ROWS, max(1, _CHUNK_ELEMENTS // (samples * width))))
+    budget = _CPU_CHUNK_ELEMENTS if torch.device(device).type == "cpu" else _CHUNK_ELEMENTS
+    return int(min(_MAX_CHUNK_ROWS, max(1, budget // (samples * width))))
 
 
 def to_batch(encoded, device):
@@ -307,7 +313,7 @@ class BaseVAE(BaseEstimator):
 
     def _chunk_rows(self, samples):
         width = max(self.module_.likelihood.output_dim, *self.module_.encoder[0].weight.shape)
-        return rows_per_chunk(samples, width)
+        return rows_per_chunk(samples, width, resolve_device(self.device))
 
     def _map_chunks(self, encoded, fn, samples=1, conditions=None):
         """Apply ``fn(batch, condition) -> tensor`` chunk by chunk; concatenate as NumPy."""

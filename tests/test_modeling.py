@@ -60,9 +60,18 @@ def test_log_likelihood_bound_is_the_elbo_for_one_sample_and_the_iwae_bound_for_
 
 
 @pytest.mark.parametrize(
-    "samples, width, rows",
-    [(1, 10, 65536), (1, 1000, 8388), (10, 1000, 838), (1, 10**8, 1)],
-    ids=["capped", "wide", "many-draws", "wider-than-the-budget"],
+    "samples, width, device, rows",
+    [
+        (1, 10, "cuda", 65536),
+        (1, 1000, "cuda", 8388),
+        (10, 1000, "cuda", 838),
+        (1, 10**8, "cuda", 1),
+        (1, 10, "cpu", 52428),
+        (5, 64, "cpu", 1638),
+        (1, 10**8, "cpu", 1),
+    ],
+    ids=["capped", "wide", "many-draws", "wider-than-the-budget", "cpu", "cpu-draws", "cpu-too-wide"],
 )
-def test_rows_per_chunk_keeps_memory_flat(samples, width, rows):
-    assert rows_per_chunk(samples, width) == rows
+def test_rows_per_chunk_keeps_memory_flat(samples, width, device, rows):
+    # Only the device's kind is read: no GPU is needed to ask about one.
+    assert rows_per_chunk(samples, width, device) == rows
