@@ -201,7 +201,7 @@ def test_a_later_chunk_that_cannot_take_the_first_chunks_types_is_one_line(tmp_p
     data = write_text(frame, tmp_path / "data.csv")
     out = tmp_path / "out.parquet"
     result = invoke("score", data, "--model", model, "-o", out, "--chunksize", "100")
-    one_line_error(result, "out.parquet", "column 'note'", "after row 100", "--chunksize")
+    one_line_error(result, "out.parquet", "column 'note'", "from row 101 on", "the first 100 rows", "--chunksize")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
     # Types that can be cast are: integers in the first chunk, decimals later.
     frame["note"] = [str(i) for i in range(150)] + ["1.5"] * 50

@@ -19,6 +19,7 @@ import io
 import lzma
 import os
 import sys
+import tempfile
 
 import click
 
@@ -26,7 +27,14 @@ from ..errors import DataError
 from . import _io
 from ._io import PARQUET_SUFFIXES, STDIO, atomic_path, check_output_path
 
-__all__ = ["TableOutput", "check_table_output", "open_table_output", "output_format"]
+__all__ = [
+    "TableOutput",
+    "atomic_folder",
+    "check_output_folder",
+    "check_table_output",
+    "open_table_output",
+    "output_format",
+]
 
 #: The compressions a CSV output may have, by the name's last suffix.
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
@@ -103,27 +111,30 @@ class _CsvOutput(TableOutput):
 
 
 class _ParquetOutput(TableOutput):
-    """Each written frame becomes a row group; the first one fixes the file's schema.
+    """Each written frame becomes a row group; the first one fixes the file's types.
 
-    ``schema`` fixes it in advance instead (the parts of a Dask job must agree).
+    ``schema`` fixes them in advance instead, as ``fixed_by`` says (the parts of a
+    Dask job must agree with each other). Errors name the table ``name``.
     """
 
     text = False
 
-    def __init__(self, tmp, path, schema=None):
-        self._tmp, self._path = tmp, path
+    def __init__(self, tmp, name, schema=None, fixed_by=None):
+        self._tmp, self._name = tmp, name
         self._schema = schema
+        self._fixed_by = fixed_by
         self._writer = None
         self._rows = 0
 
     def write(self, frame):
         import pyarrow.parquet as pq
 
-        table = arrow_table(frame, self._path)
+        table = arrow_table(frame, self._name)
         if self._schema is None:
             self._schema = table.schema
         else:
-            table = cast_table(table, self._schema, self._path, self._rows)
+            fixed_by = self._fixed_by or f"the first {self._rows} rows"
+            table = cast_table(table, self._schema, self._name, f"from row {self._rows + 1} on", fixed_by)
         if self._writer is None:
             self._writer = pq.ParquetWriter(self._tmp, self._schema)
         self._writer.write_table(table)
@@ -167,24 +178,28 @@ def arrow_table(frame, path):
         raise
 
 
-def cast_table(table, schema, path, rows_before):
+def cast_table(table, schema, name, where, fixed_by):
     """``table`` with the types of ``schema``, or a DataError naming the first column that
-    cannot take them (a Parquet file has one type per column)."""
+    cannot take them: a Parquet file (or folder of parts) has one type per column.
+
+    ``where`` says which rows ``table`` holds and ``fixed_by`` which rows fixed the
+    types, for the message.
+    """
     import pyarrow as pa
 
     if table.schema.names != schema.names:
-        raise DataError(f"{path}: later rows have other columns than the first ones")
+        raise DataError(f"{name}: the rows {where} have other columns than {fixed_by}")
     columns = []
-    for name, field, column in zip(schema.names, schema, table.columns):
+    for column_name, field, column in zip(schema.names, schema, table.columns):
         if column.type != field.type:
             try:
                 column = column.cast(field.type)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
                 raise DataError(
-                    f"{path}: column {name!r} holds {column.type} values after row {rows_before}, "
-                    f"which cannot be written as the {field.type} of the rows before "
-                    f"({_first_line(exc)}); Parquet keeps one type per column: read more rows "
-                    "at once (--chunksize) or write CSV"
+                    f"{name}: column {column_name!r} holds {column.type} values {where}, which "
+                    f"cannot be written as the {field.type} of {fixed_by} ({_first_line(exc)}); "
+                    "Parquet keeps one type per column: read more rows at once (--chunksize) "
+                    "or write CSV"
                 ) from None
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=schema)
@@ -216,13 +231,14 @@ def _compressed_text(tmp, path, compression):
 
 
 @contextlib.contextmanager
-def open_table_output(path, *, schema=None):
+def open_table_output(path, *, schema=None, fixed_by=None, name=None):
     """Yield a :class:`TableOutput` writing to ``path`` in the format its name says.
 
     ``None`` or ``"-"`` is CSV on standard output. A file is written through
     :func:`~anovae.cli._io.atomic_path`: it appears, complete, only if the block
     ends normally. ``schema`` (a ``pyarrow.Schema``) fixes a Parquet output's types
-    instead of the first written rows.
+    instead of the first written rows, and ``fixed_by`` says where they came from;
+    ``name`` is how errors name the table (default ``path``).
     """
     kind, compression = output_format(path)
     if path is None or path == STDIO:
@@ -231,7 +247,7 @@ def open_table_output(path, *, schema=None):
         return
     with atomic_path(path) as tmp:
         if kind == "parquet":
-            output = _ParquetOutput(tmp, os.fspath(path), schema)
+            output = _ParquetOutput(tmp, name or os.fspath(path), schema, fixed_by)
             try:
                 yield output
             except BaseException:
@@ -246,3 +262,112 @@ def open_table_output(path, *, schema=None):
         else:
             with _compressed_text(tmp, path, compression) as handle:
                 yield _CsvOutput(handle)
+
+
+# ---- a folder of Parquet parts (anovae score --dask) -----------------------------------
+def check_output_folder(path, *, force, inputs=(), option="-o"):
+    """Check, before any work, that ``path`` can become a folder of Parquet parts.
+
+    Refuses (usage error) no name, standard output, a name that says CSV, and a
+    folder that is, or holds, an input file, whatever ``force`` says; refuses (exit
+    1) an existing ``path`` without ``force``, and a parent folder that does not exist
+    or cannot be written.
+    """
+    if path is None or path == STDIO:
+        raise click.BadParameter(
+            "the result is a folder of Parquet parts (one per input part): give its name",
+            param_hint=f"'{option}'",
+        )
+    path = os.fspath(path)
+    name = os.path.basename(path.rstrip("/" + os.sep)).lower()
+    if output_format(path, option) != ("parquet", None) and name.endswith((".csv", ".tsv", ".txt") + tuple(COMPRESSIONS)):
+        raise click.BadParameter(
+            f"{path}: the result is a folder of Parquet parts, not a CSV file; name it "
+            "like scores/ or scores.parquet",
+            param_hint=f"'{option}'",
+        )
+    target = os.path.abspath(path)
+    for source in inputs:
+        for file in _io._input_files(source):
+            if os.path.commonpath([os.path.abspath(file), target]) == target:
+                raise click.BadParameter(
+                    f"{path} holds the input file {file}; anovae never overwrites its input",
+                    param_hint=f"'{option}'",
+                )
+    exists = os.path.lexists(path)
+    if exists and not force:
+        raise click.ClickException(f"{path}: already exists; pass --force to replace it")
+    parent = os.path.dirname(target)
+    if not os.path.isdir(parent):
+        raise DataError(f"{path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise DataError(f"{path}: folder {parent} is not writable")
+    _io._EXISTED_AT_CHECK[target] = exists
+
+
+@contextlib.contextmanager
+def atomic_folder(path):
+    """Yield a temporary folder beside ``path`` that becomes ``path`` on success.
+
+    Like :func:`~anovae.cli._io.atomic_path` for a folder: parts are written into
+    the temporary folder, which is renamed to ``path`` once the block ends normally;
+    when it raises (a signal included), the folder and whatever is in it are removed.
+    An existing ``path`` is replaced only if it existed when
+    :func:`check_output_folder` accepted it (``--force``): it is moved aside, the
+    new folder renamed into place, and the old one removed.
+    """
+    import shutil
+
+    path = os.fspath(path).rstrip("/" + os.sep) or os.fspath(path)
+    target = os.path.abspath(path)
+    replace = _io._EXISTED_AT_CHECK.get(target, True)
+    parent = os.path.dirname(target)
+    base = os.path.basename(target)
+    try:
+        tmp = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write there ({exc.strerror or exc})") from None
+    try:
+        yield tmp
+        for name in os.listdir(tmp):
+            if name.startswith("."):  # temporary files of attempts that were killed
+                os.unlink(os.path.join(tmp, name))
+        os.chmod(tmp, _folder_mode())
+        _publish_folder(tmp, target, path, replace)
+    except BaseException:
+        for _ in range(2):  # twice: a worker may still have been finishing a part in it
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _folder_mode():
+    # mkdtemp creates folders only their owner can read.
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
+
+
+def _publish_folder(tmp, target, path, replace):
+    import shutil
+
+    if not os.path.lexists(target):
+        try:
+            os.rename(tmp, target)
+        except OSError as exc:
+            if os.path.lexists(target):
+                raise _io._appeared(path) from None
+            raise DataError(f"{path}: cannot write there ({exc.strerror or exc})") from None
+        return
+    if not replace:
+        raise _io._appeared(path)
+    # Two renames: the old result is kept until the new one is in place.
+    old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.", suffix=".old", dir=os.path.dirname(target))
+    aside = os.path.join(old, "previous")
+    os.rename(target, aside)
+    try:
+        os.rename(tmp, target)
+    except OSError:
+        os.rename(aside, target)
+        shutil.rmtree(old, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

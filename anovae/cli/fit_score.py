@@ -13,6 +13,7 @@ import click
 # The modules that compute (pandas, scikit-learn, torch through the estimator) are
 # imported inside the command: `anovae --help` and `anovae fit --help` import this
 # module and must answer at once (benchmarks/cli_startup.py).
+from ._dask_score import check_address
 from ._options import device_option, parse_threshold_params, reading_options, training_options
 
 
@@ -77,7 +78,7 @@ def fit(data, model_out, training, reading, quiet, force):
     metavar="OUT",
     help="Write the result here instead of to stdout: CSV, compressed CSV (.csv.gz, "
     ".bz2, .xz, .zst) or Parquet (.parquet, written chunk by chunk), by the name's "
-    "suffix.",
+    "suffix. With --dask, a folder of Parquet parts, one per input file.",
 )
 @click.option(
     "--chunksize",
@@ -95,15 +96,38 @@ def fit(data, model_out, training, reading, quiet, force):
 @click.option("--top", type=click.IntRange(min=1), metavar="N", help="Print the N most anomalous rows and the columns that make them so.")
 @device_option(default=None)
 @reading_options
+@click.option(
+    "--dask",
+    "dask_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    callback=check_address,
+    help="Score on a Dask cluster, one task per input file: alone, a cluster of one "
+    "worker per core on this machine; with a scheduler address (tcp://host:8786), that "
+    "cluster, whose workers must see DATA and OUT at the same paths. -o is then a folder.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No summary.")
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
-def score(data, model_path, output, chunksize, label_column, top, device, reading, quiet, force):
+def score(data, model_path, output, chunksize, label_column, top, device, dask_address, reading, quiet, force):
     """Score DATA with a saved model, streaming it in chunks.
 
-    The output has every input row and column, in order and exactly as written
-    (cells, header, separator), plus anomaly_score (higher = more anomalous) and
-    is_anomaly (0/1).
+    DATA is a CSV or Parquet file, a folder of part files or a glob
+    ('data/part-*.parquet', quoted). The output has every input row and column, in
+    order and exactly as written (cells, header, separator), plus anomaly_score
+    (higher = more anomalous) and is_anomaly (0/1).
+
+    \b
+    On a Dask cluster, into a folder of Parquet parts:
+      anovae score 'telemetry/*.parquet' --model m.anovae -o scored/ --dask
+      anovae score telemetry/ --model m.anovae -o scored/ --dask tcp://host:8786
     """
+    if dask_address is not None:
+        from ._dask_score import score_on_dask
+
+        score_on_dask(dask_address, data, model_path, output, chunksize, label_column, top, device, reading, quiet, force)
+        return
     import numpy as np
     import pandas as pd
 
