@@ -7,16 +7,15 @@ never overwritten if it is not; a failed download leaves nothing behind.
 """
 
 import contextlib
-import gzip
 import hashlib
 import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from ..errors import DataError
+from ._conversions import CONVERSIONS, content_sha256
 from ._home import get_data_home
 from ._registry import DATASETS, GROUPS, expand
 
@@ -133,60 +132,13 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def _content_sha256(kind, path):
-    """SHA-256 of what a converted file holds, whatever compressor wrote it."""
-    try:
-        if kind == "gzip":
-            digest = hashlib.sha256()
-            with gzip.open(path, "rb") as stream:
-                for block in iter(lambda: stream.read(1 << 20), b""):
-                    digest.update(block)
-            return digest.hexdigest()
-        if kind == "frey-npz":
-            import numpy as np
-
-            with np.load(path, allow_pickle=False) as archive:
-                pixels = archive["X"]
-            if pixels.dtype != np.uint8:
-                return None
-            return hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest()
-    except (OSError, EOFError, ValueError, KeyError, gzip.BadGzipFile):
-        return None
-    return None
-
-
 def _is_published(entry, path):
     """Whether the file at ``path`` is the published ``entry``."""
     if _sha256(path) == entry.sha256:
         return True
-    return entry.content_sha256 is not None and _content_sha256(entry.convert, path) == entry.content_sha256
-
-
-# ---- conversions --------------------------------------------------------------------
-
-
-def _gzip(source, target):
-    # No name and no time in the header (as gzip -n): the same text, the same bytes.
-    with open(source, "rb") as stream, open(target, "wb") as raw:
-        with gzip.GzipFile(filename="", mode="wb", compresslevel=9, fileobj=raw, mtime=0) as out:
-            shutil.copyfileobj(stream, out, 1 << 20)
-
-
-def _lf(source, target):
-    text = Path(source).read_bytes()
-    Path(target).write_bytes(text.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
-
-
-def _frey_npz(source, target):
-    import numpy as np
-    from scipy.io import loadmat
-
-    pixels = np.ascontiguousarray(loadmat(source)["ff"].T)
-    with open(target, "wb") as stream:
-        np.savez_compressed(stream, X=pixels)
-
-
-_CONVERSIONS = {"gzip": _gzip, "lf": _lf, "frey-npz": _frey_npz}
+    if entry.content_sha256 is None:
+        return False
+    return content_sha256(entry.convert, path) == entry.content_sha256
 
 
 # ---- downloading --------------------------------------------------------------------
@@ -328,11 +280,11 @@ def _fetch_converted(pooch, dataset, entry, home, retries, report):
             source = _download(pooch, scratch, "source", entry.url, entry.url_sha256,
                                dataset=dataset, path=entry.path, retries=retries)
         with atomic_path(target, replace=False) as tmp:
-            _CONVERSIONS[entry.convert](source, tmp)
+            CONVERSIONS[entry.convert](source, tmp)
             made = _sha256(tmp)
             if made != entry.sha256 and (
                 entry.content_sha256 is None
-                or _content_sha256(entry.convert, tmp) != entry.content_sha256
+                or content_sha256(entry.convert, tmp) != entry.content_sha256
             ):
                 raise DataError(
                     f"{entry.path} made from {entry.url} does not match its pinned checksum "
