@@ -196,14 +196,22 @@ def test_without_retries_a_failed_transfer_is_an_error(tmp_path, serve):
     assert len(requested) == 1
 
 
-@needs_hepatitis
-def test_a_different_file_already_there_is_left_alone(tmp_path, mirror):
-    url, requested = mirror
-    (tmp_path / "odds-dev").mkdir()
-    (tmp_path / HEPATITIS).write_bytes(b"my own file")
-    with pytest.raises(DataError, match="is already there but is not the published file.*move it away"):
-        fetch_odds("hepatitis", data_home=tmp_path, base_url=url)
-    assert (tmp_path / HEPATITIS).read_bytes() == b"my own file" and requested == []
+@pytest.mark.parametrize(
+    "name, path, content",
+    [
+        ("odds:hepatitis", HEPATITIS, b"my own file"),
+        ("nsl-kdd", "nsl-kdd/KDDTest-21.txt.gz", gzip.compress(b"0,tcp,http")),
+        ("frey-face", "frey-face/frey_rawface.npz", b"PK\x03\x04 not a zip archive"),
+    ],
+    ids=["verbatim", "gzip", "npz"],
+)
+def test_a_different_file_already_there_is_left_alone(tmp_path, serve, name, path, content):
+    url, requested = serve(tmp_path)
+    (tmp_path / path).parent.mkdir()
+    (tmp_path / path).write_bytes(content)
+    with pytest.raises(DataError, match=f"{path} is already there but is not the published file.*move it away"):
+        fetch_dataset(name, data_home=tmp_path, base_url=url)
+    assert (tmp_path / path).read_bytes() == content and requested == []
 
 
 @requires_data("nsl-kdd/KDDTest-21.txt.gz")
