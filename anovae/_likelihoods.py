@@ -162,8 +162,13 @@ class TabularLikelihood(nn.Module):
     def n_columns(self):
         return self.n_gaussian + self.n_bernoulli + len(self.n_categories)
 
-    def split(self, out):
-        """Split decoder outputs into (mean, log_var, bernoulli logits, category logits)."""
+    def split(self, out, expand=True):
+        """Split decoder outputs into (mean, log_var, bernoulli logits, category logits).
+
+        With ``expand=False`` a log-variance shared by every row (``noise_std`` a
+        number or ``"column"``) comes as one value per column, broadcastable against
+        ``mean``, so that what depends on it is computed once, not once per cell.
+        """
         g, b = self.n_gaussian, self.n_bernoulli
         mean = out[..., :g]
         at = g
@@ -171,9 +176,11 @@ class TabularLikelihood(nn.Module):
             log_var = out[..., at : at + g].clamp(self.min_log_var, self.max_log_var)
             at += g
         elif self.noise_std == "column":
-            log_var = self.column_log_var.clamp(self.min_log_var, self.max_log_var).expand_as(mean)
+            log_var = self.column_log_var.clamp(self.min_log_var, self.max_log_var)
         else:
-            log_var = torch.full_like(mean, 2 * math.log(self.noise_std))
+            log_var = torch.full_like(mean[..., :1, :], 2 * math.log(self.noise_std))
+        if expand:
+            log_var = log_var.expand_as(mean)
         logits_b = out[..., at : at + b]
         logits_c = out[..., at + b :]
         return mean, log_var, logits_b, logits_c
@@ -222,12 +229,12 @@ class TabularLikelihood(nn.Module):
         row with blanks is scored as if they held typical values, neither more nor
         less normal than a complete row.
         """
-        mean, log_var, logits_b, logits_c = self.split(out)
+        mean, log_var, logits_b, logits_c = self.split(out, expand=False)
         parts = []
         if self.n_gaussian:
             observed = ~torch.isnan(batch.num)
             x = torch.nan_to_num(batch.num, nan=0.0)
-            ll = -0.5 * (_LOG_2PI + log_var + (x - mean) ** 2 * torch.exp(-log_var))
+            ll = -0.5 * ((x - mean) ** 2 * torch.exp(-log_var) + (_LOG_2PI + log_var))
             if fill_missing:
                 ll = torch.where(observed, ll, -0.5 * (_LOG_2PI + log_var + 1.0))
             else:
