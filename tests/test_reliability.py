@@ -573,3 +573,76 @@ def test_out_of_range_options_are_usage_errors(tmp_path, option, value, hint):
     assert result.exit_code == 2
     assert hint in result.output and "Traceback" not in result.output
     assert not (tmp_path / "o.csv").exists()
+
+
+# ---- compressed inputs -----------------------------------------------------------------
+def _compressors():
+    import bz2
+    import gzip
+    import lzma
+
+    return {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+
+
+def broken_compressed(folder, suffix, breakage, n=300):
+    """A CSV compressed by its suffix, then cut in half ("truncated"), or a plain CSV
+    wearing the suffix ("not compressed")."""
+    text = table(n).to_csv(index=False).encode()
+    packed = _compressors()[suffix](text)
+    path = folder / f"data.csv{suffix}"
+    path.write_bytes(packed[: len(packed) // 2] if breakage == "truncated" else text)
+    return path
+
+
+@pytest.mark.parametrize("command", ["detect", "fit", "score", "impute"])
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+@pytest.mark.parametrize("breakage, message", [("truncated", "data end early"), ("not compressed", "not valid")])
+def test_broken_compressed_input_is_one_line_error_naming_the_file(
+    tmp_path, model_file, command, suffix, breakage, message
+):
+    # It used to be "unexpected EOFError: Compressed file ended before the
+    # end-of-stream marker was reached" or "Not a gzipped file (b'id')", no file named.
+    data = broken_compressed(tmp_path, suffix, breakage)
+    out = tmp_path / "out.csv"
+    extra = {
+        "detect": ["-o", out, "--exclude", "id", *FAST],
+        "fit": ["--model-out", out, "--exclude", "id", *FAST],
+        "score": ["--model", model_file, "-o", out, "--quiet"],
+        "impute": ["-o", out, "--exclude", "id", "--epochs", "2", "--quiet"],
+    }[command]
+    result = invoke(command, data, *extra)
+    one_line_error(result, f"data.csv{suffix}", message)
+    assert result.exit_code == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [data.name]
+
+
+def test_truncated_gzip_found_while_scoring_leaves_no_partial_output(tmp_path, model_file, monkeypatch):
+    import gzip
+
+    from anovae.cli import _io
+
+    packed = gzip.compress(table(n=20_000).to_csv(index=False).encode())
+    data = tmp_path / "late.csv.gz"
+    data.write_bytes(packed[: int(len(packed) * 0.8)])
+    read = []
+    real_iter_table = _io.iter_table
+
+    def counting(*args, **kwargs):
+        for chunk in real_iter_table(*args, **kwargs):
+            read.append(len(chunk[0] if isinstance(chunk, tuple) else chunk))
+            yield chunk
+
+    monkeypatch.setattr(_io, "iter_table", counting)
+    out = tmp_path / "out.csv"
+    result = invoke("score", data, "--model", model_file, "-o", out, "--chunksize", "500", "--quiet")
+    one_line_error(result, "late.csv.gz", "gzip data end early", "truncated")
+    assert len(read) > 1, "the error should come after chunks were scored and written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late.csv.gz"]
+
+
+def test_gzip_input_that_is_intact_is_read(tmp_path):
+    data = tmp_path / "data.csv.gz"
+    data.write_bytes(_compressors()[".gz"](table().to_csv(index=False).encode()))
+    result = invoke("detect", data, "--exclude", "id", *FAST)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "id,a,b,kind,anomaly_score,is_anomaly"

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ._compression import DECODER_ERRORS, decompression_error
 from ._errors import error_boundary
 
 __all__ = [
@@ -169,6 +170,9 @@ def _reading(path):
     except Exception as exc:
         if type(exc).__module__.startswith("pyarrow"):
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+        compressed = decompression_error(path, exc)
+        if compressed is not None:
+            raise compressed from None
         raise
 
 
@@ -373,7 +377,7 @@ def _head_lines(path):
             handle = importlib.import_module(opener).open(path, "rb")
         with handle:
             head = handle.read(_SNIFF_BYTES)
-    except (OSError, EOFError, ValueError):
+    except (OSError, EOFError, ValueError, *DECODER_ERRORS):
         return []  # reading it properly will report the problem, naming the file
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     lines = [line for line in text.splitlines() if line.strip()]
