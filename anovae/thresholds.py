@@ -104,6 +104,9 @@ def get_threshold_strategy(spec, **params):
     from .errors import PluginError
 
     if isinstance(spec, str):
+        missing = _missing_package(spec)
+        if missing is not None and spec not in registrations("thresholds"):
+            raise PluginError(missing)
         strategy = lookup("thresholds", spec)(**params)
         if not isinstance(strategy, ThresholdStrategy):
             plugin = registrations("thresholds")[spec].plugin
@@ -123,6 +126,25 @@ def get_threshold_strategy(spec, **params):
     raise DataError(
         f"threshold must be a strategy name or an object with fit/predict, got {spec!r}"
     )
+
+
+#: Name prefixes of strategies that are registered only when an optional package is
+#: installed: prefix -> (the package's name, its import name, what pip installs).
+_OPTIONAL_PACKAGES = {"pythresh:": ("PyThresh", "pythresh", "pythresh")}
+
+
+def _missing_package(name):
+    # Without the package its names are simply absent, and "unknown threshold
+    # strategy" would send the user looking for a typo instead of an install.
+    import importlib.util
+
+    for prefix, (package, module, requirement) in _OPTIONAL_PACKAGES.items():
+        if name.startswith(prefix) and importlib.util.find_spec(module) is None:
+            return (
+                f"threshold strategy {name!r} needs the {package} package, which is not "
+                f"installed: pip install {requirement}"
+            )
+    return None
 
 
 def _validated(strategy):

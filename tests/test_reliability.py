@@ -646,3 +646,56 @@ def test_gzip_input_that_is_intact_is_read(tmp_path):
     result = invoke("detect", data, "--exclude", "id", *FAST)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == "id,a,b,kind,anomaly_score,is_anomaly"
+
+
+# ---- optional threshold packages --------------------------------------------------------
+FAKE_PYTHRESH_IQR = """
+import numpy as np
+
+class IQR:
+    def eval(self, decision):
+        decision = np.asarray(decision)
+        return (decision > np.quantile(decision, 0.9)).astype(int)
+"""
+
+
+@pytest.fixture
+def fake_pythresh(tmp_path_factory, monkeypatch):
+    """A stand-in PyThresh with only ``iqr``, importable for one test."""
+    folder = tmp_path_factory.mktemp("fake_pythresh")
+    package = folder / "pythresh" / "thresholds"
+    package.mkdir(parents=True)
+    (folder / "pythresh" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "iqr.py").write_text(FAKE_PYTHRESH_IQR)
+    monkeypatch.syspath_prepend(str(folder))
+    # The registries were collected without it: forget them for this test.
+    monkeypatch.setattr("anovae._plugins._cache", {})
+    yield
+    for name in [name for name in sys.modules if name.split(".")[0] == "pythresh"]:
+        del sys.modules[name]
+
+
+def test_pythresh_strategy_without_pythresh_says_to_install_it(data_file, monkeypatch):
+    import importlib.util
+
+    from anovae.errors import PluginError
+
+    if importlib.util.find_spec("pythresh") is not None:
+        pytest.skip("PyThresh is installed here")
+    result = invoke("detect", data_file, "--threshold", "pythresh:iqr", *FAST)
+    line = one_line_error(result, "'--threshold'", "'pythresh:iqr'", "PyThresh package", "pip install pythresh")
+    assert "unknown threshold strategy" not in line
+    assert result.exit_code == 2
+    with pytest.raises(PluginError, match="pip install pythresh"):
+        VAE(threshold="pythresh:iqr", **SMALL).fit(table()[["a", "b"]])
+
+
+def test_pythresh_strategy_with_pythresh_installed_is_used(fake_pythresh, data_file):
+    result = invoke("detect", data_file, "--exclude", "id", "--threshold", "pythresh:iqr", "--epochs", "2")
+    assert result.exit_code == 0, result.output
+    assert "threshold pythresh:iqr:" in result.output
+    # An unknown method of an installed PyThresh is a typo, not a missing package.
+    result = invoke("detect", data_file, "--threshold", "pythresh:iqrr", *FAST)
+    line = one_line_error(result, "unknown threshold strategy 'pythresh:iqrr'", "did you mean 'pythresh:iqr'?")
+    assert "pip install" not in line
