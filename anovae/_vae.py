@@ -266,6 +266,17 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         Returns
         -------
         self : VAE
+
+        Raises
+        ------
+        anovae.errors.DataError
+            X has fewer than 2 rows.
+
+        Warns
+        -----
+        anovae.errors.FewRowsWarning
+            X has fewer than 50 rows: the scores, and above all the threshold, cannot
+            be trusted (see ``FEW_TRAINING_ROWS`` in ``anovae/_base.py``).
         """
         self._fit_and_score(X, y)
         return self

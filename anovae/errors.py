@@ -19,3 +19,7 @@ class TrainingError(AnovaeError, RuntimeError):
 
 class PluginError(AnovaeError, ValueError):
     """A plugin registration is invalid, or a requested plugin object is unknown."""
+
+
+class FewRowsWarning(UserWarning):
+    """A model was trained on too few rows for its scores and threshold to be trusted."""

@@ -699,3 +699,58 @@ def test_pythresh_strategy_with_pythresh_installed_is_used(fake_pythresh, data_f
     result = invoke("detect", data_file, "--threshold", "pythresh:iqrr", *FAST)
     line = one_line_error(result, "unknown threshold strategy 'pythresh:iqrr'", "did you mean 'pythresh:iqr'?")
     assert "pip install" not in line
+
+
+# ---- too few training rows --------------------------------------------------------------
+@pytest.mark.parametrize("rows", [0, 1])
+@pytest.mark.parametrize("command", ["detect", "fit"])
+def test_training_on_fewer_than_two_rows_is_refused(tmp_path, command, rows):
+    data = tmp_path / "tiny.csv"
+    table(n=rows).to_csv(data, index=False)
+    out = tmp_path / "out"
+    target = ["-o", out] if command == "detect" else ["--model-out", out]
+    result = invoke(command, data, "--exclude", "id", *target, *FAST)
+    one_line_error(result, "tiny.csv", "no data rows" if rows == 0 else "1 data row(s); training needs at least 2")
+    assert result.exit_code == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["detect", "fit"])
+def test_training_on_few_rows_warns_in_one_line(tmp_path, command):
+    data = tmp_path / "few.csv"
+    table(n=12).to_csv(data, index=False)
+    out = tmp_path / "out"
+    target = ["-o", out] if command == "detect" else ["--model-out", out]
+    result = invoke(command, data, "--exclude", "id", *target, *FAST)
+    assert result.exit_code == 0, result.output
+    warnings_shown = [line for line in result.output.splitlines() if "warning" in line]
+    assert warnings_shown == [
+        f"anovae: warning: {data}: only 12 data rows; a model trained on fewer than 50 "
+        "cannot be trusted, its threshold least of all"
+    ], result.output
+    assert "Traceback" not in result.output and out.exists()
+    enough = tmp_path / "enough.csv"
+    table(n=50).to_csv(enough, index=False)
+    result = invoke(command, enough, "--exclude", "id", *target, "--force", *FAST)
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+
+
+@pytest.mark.parametrize("estimator", ["VAE", "ConditionalVAE"])
+def test_estimator_fit_refuses_one_row_and_warns_below_fifty(estimator):
+    import warnings
+
+    from anovae import ConditionalVAE
+    from anovae.errors import DataError, FewRowsWarning
+
+    make = {"VAE": VAE, "ConditionalVAE": ConditionalVAE}[estimator]
+    X = table(n=60)[["a", "b", "kind"]]
+    y = np.arange(60) % 2
+    with pytest.raises(DataError, match=r"1 sample\(s\).* minimum of 2"):
+        make(**SMALL).fit(X[:1], y[:1])
+    with pytest.warns(FewRowsWarning, match="trained on 10 rows, fewer than 50") as caught:
+        make(**SMALL).fit(X[:10], y[:10])
+    # Pointed at the caller's line, not at anovae's insides.
+    assert {Path(w.filename).name for w in caught if w.category is FewRowsWarning} == {Path(__file__).name}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewRowsWarning)
+        make(**SMALL).fit(X[:50], y[:50])

@@ -6,6 +6,7 @@ says -1.
 """
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import click
@@ -15,8 +16,9 @@ from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from .. import VAE
 from .. import load as load_estimator
+from .._base import FEW_TRAINING_ROWS, MIN_TRAINING_ROWS
 from .._tabular import CATEGORICAL
-from ..errors import DataError, PluginError
+from ..errors import DataError, FewRowsWarning, PluginError
 from ..thresholds import get_threshold_strategy, strategy_name
 from ._io import check_columns, check_finite, check_not_empty, check_numeric, row_label
 
@@ -45,6 +47,21 @@ def check_duplicate_names(columns, used, path, excluded=()):
             raise DataError(f"{path}: column name {name!r} appears {count} times; rename the copies{hint}")
 
 
+def check_training_rows(n_rows, path):
+    """Refuse a table too small to train on; warn, in one line, about a small one.
+
+    The limits are the estimator's own (``anovae.VAE`` raises and warns alike): fewer
+    than 2 rows is an error, fewer than 50 a warning (``benchmarks/training_rows.py``).
+    """
+    if n_rows < MIN_TRAINING_ROWS:
+        raise DataError(f"{path}: {n_rows} data row(s); training needs at least {MIN_TRAINING_ROWS}")
+    if n_rows < FEW_TRAINING_ROWS:
+        warn(
+            f"{path}: only {n_rows} data rows; a model trained on fewer than "
+            f"{FEW_TRAINING_ROWS} cannot be trusted, its threshold least of all"
+        )
+
+
 def training_features(frame, training, path):
     """The columns to train on: all but the excluded ones and the label, checked."""
     check_duplicate_names(frame.columns, {str(c) for c in frame.columns}, path, set(training.exclude))
@@ -60,6 +77,7 @@ def training_features(frame, training, path):
         )
     check_not_empty(frame, features, path)
     check_finite(frame, features, path)
+    check_training_rows(len(frame), path)
     _warn_suspicious_text_columns(frame, features, path)
     return features
 
@@ -188,7 +206,10 @@ def train(X, training, params, labels=None, quiet=False):
         verbose=0 if quiet else 1,
     )
     started = time.perf_counter()
-    log_likelihood = estimator.fit_score_samples(X, labels.y if supervised else None)
+    with warnings.catch_warnings():
+        # check_training_rows already said so, naming the file.
+        warnings.simplefilter("ignore", FewRowsWarning)
+        log_likelihood = estimator.fit_score_samples(X, labels.y if supervised else None)
     estimator.set_params(verbose=0)
     return estimator, time.perf_counter() - started, log_likelihood
 
