@@ -319,7 +319,7 @@ class ImageVAE(TransformerMixin, BaseEstimator):
         device = resolve_device(self.device)
         self.module_.to(device).eval()
         width = max(pixels.shape[1] * self.module_.likelihood.outputs_per_pixel, 1)
-        step = rows_per_chunk(samples, width)
+        step = rows_per_chunk(samples, width, device)
         outputs = []
         with torch.inference_mode():
             for start in range(0, len(pixels), step):
