@@ -7,8 +7,6 @@ help and a plugin can declare its hooks without loading torch or scikit-learn.
 
 import importlib
 
-from .hookspecs import hookimpl
-
 __version__ = "0.1.0"
 
 __all__ = [
@@ -30,6 +28,9 @@ _LAZY = {
     "load": "._persistence",
     "register_model_class": "._persistence",
     "ThresholdStrategy": ".thresholds",
+    # Lazy too, though cheap: until anovae.cli's first lines run, a Ctrl-C would
+    # print the traceback of whatever import it interrupted (pluggy's, here).
+    "hookimpl": ".hookspecs",
 }
 
 
