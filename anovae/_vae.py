@@ -295,6 +295,58 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         """
         return self._fit_and_score(X, y)
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    @transactional
+    def fit_stream(self, source, *, columns=None, label_column=None, buffer_rows=65536, sample_rows=100_000):
+        """Fit on a table read piece by piece, in bounded memory (data larger than RAM).
+
+        The codec's statistics come from one pass over the data (exact counts,
+        means, variances and categories; the power transform from a uniform sample
+        of ``sample_rows`` rows), then training streams the data in a seeded random
+        order of its pieces through a shuffle buffer of ``buffer_rows`` rows.
+        Early stopping validates on held-out rows of the sample, and ``offset_``
+        comes from the sample's scores. The budget (``max_steps="auto"``) is set
+        from the total row count. Under ``torchrun`` (a default process group
+        initialized) each process reads its share of the pieces and training is
+        data-parallel. See ``anovae/_streaming.py`` for the details.
+
+        Parameters
+        ----------
+        source : str, path, DataFrame, list of DataFrames or callable
+            A Parquet file, a folder of them (hive partitions become columns) or a
+            glob; in-memory DataFrames; or a function returning a new iterable of
+            DataFrames on each call (read several times, in its own order).
+        columns : list of str, default=None
+            Feature columns; default all but ``label_column``.
+        label_column : str, default=None
+            A column of known labels (1 = anomaly, 0 = normal, NaN = unknown),
+            never a feature; the sampled rows' labels go to a supervised threshold.
+        buffer_rows : int, default=65536
+            Rows the shuffle buffer holds at most; chunks of half of it are read.
+            ``batch_size="auto"`` is capped at half of it.
+        sample_rows : int, default=100000
+            Rows of the uniform sample (power transform, validation, threshold).
+
+        Returns
+        -------
+        self : VAE
+            With ``streaming_``: ``n_rows``, ``n_units``, ``n_processes``,
+            ``sample_rows``, ``held_out_rows``, ``buffer_rows``,
+            ``peak_buffer_rows`` (the most rows the buffer held) and ``chunk_rows``.
+        """
+        from ._streaming import fit_stream
+
+        fit_stream(
+            self,
+            source,
+            columns=columns,
+            label_column=label_column,
+            to_labels=_numeric_labels,
+            buffer_rows=buffer_rows,
+            sample_rows=sample_rows,
+        )
+        return self
+
     def _fit_and_score(self, X, y):
         strategy = self._threshold_strategy()
         held_out = bool(getattr(strategy, "needs_held_out", False))
@@ -467,6 +519,13 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         if Z.ndim != 2 or Z.shape[1] != self.latent_dim:
             raise ValueError(f"expected latent rows of shape (n, {self.latent_dim}), got {Z.shape}")
         return Z
+
+
+def _numeric_labels(series):
+    try:
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise DataError(f"label column {series.name!r} must hold 1 (anomaly), 0 (normal) or NaN") from None
 
 
 def _strategy_name(strategy):

@@ -14,6 +14,7 @@ import click
 # imported inside the command: `anovae --help` and `anovae fit --help` import this
 # module and must answer at once (benchmarks/cli_startup.py).
 from ._dask_score import check_address
+from ._fit_scale import parse_size
 from ._options import device_option, parse_threshold_params, reading_options, training_options
 
 
@@ -24,11 +25,46 @@ from ._options import device_option, parse_threshold_params, reading_options, tr
 @reading_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @click.option("--force", is_flag=True, help="Replace --model-out if it exists.")
-def fit(data, model_out, training, reading, quiet, force):
+@click.option(
+    "--streaming/--no-streaming",
+    default=None,
+    help="Stream DATA through training piece by piece, in memory bounded by "
+    "--buffer-rows, for data larger than RAM (Parquet file, folder or glob; a CSV is "
+    "read in chunks). Default: stream Parquet data larger than --memory-budget.",
+)
+@click.option(
+    "--memory-budget",
+    default="auto",
+    show_default=True,
+    metavar="SIZE",
+    callback=parse_size,
+    help="Parquet DATA whose uncompressed size exceeds this (512MB, 8GB...) is "
+    "streamed. auto: a quarter of this machine's memory.",
+)
+@click.option(
+    "--buffer-rows",
+    type=click.IntRange(min=2),
+    default=65536,
+    show_default=True,
+    metavar="N",
+    help="Rows a streamed fit's shuffle buffer holds; chunks of half that are read.",
+)
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Train with N processes on this machine (data-parallel, torch "
+    "DistributedDataParallel; gloo on CPU, NCCL on GPUs). Across machines, start "
+    "'torchrun ... -m anovae fit' on each instead.",
+)
+def fit(data, model_out, training, reading, quiet, force, streaming, memory_budget, buffer_rows, nproc):
     """Train a VAE on DATA and save it, for 'anovae score' to use.
 
     The summary reports how many training rows the model flags, and with
-    --label-column how well it ranks them.
+    --label-column how well it ranks them (a streamed fit measures both on a
+    uniform sample of the rows).
     """
     from .. import save
     from ._detection import (
@@ -48,6 +84,24 @@ def fit(data, model_out, training, reading, quiet, force):
     if training.threshold is not None and training.contamination is not None:
         raise click.UsageError("--contamination and --threshold are alternatives; give one")
     check_output_path(model_out, force=force, inputs=[data], option="--model-out")
+    from ._fit_scale import launched, scaled_fit, should_stream
+
+    if nproc > 1 and launched():
+        raise click.UsageError("--nproc starts its own processes; under torchrun leave it out")
+    # Several processes always read DATA in pieces; whether one would stream only
+    # matters alone.
+    stream = bool(streaming) if nproc > 1 else should_stream(data, streaming, memory_budget)
+    if nproc > 1 or launched() or stream:
+        work = dict(
+            data=data, model_out=model_out, training=training, params=params, reading=reading,
+            quiet=quiet, stream=stream, buffer_rows=buffer_rows,
+        )
+        if nproc == 1:
+            return scaled_fit(**work)
+        from ._launch import launch
+
+        debug = bool(click.get_current_context().find_root().params.get("debug"))
+        return launch(nproc, scaled_fit, work, debug=debug)
     frame = read_table(data, **reading)
     features = training_features(frame, training, data)
     label = training.label_column
