@@ -691,6 +691,18 @@ def test_gzip_input_that_is_intact_is_read(tmp_path):
     assert result.output.splitlines()[0] == "id,a,b,kind,anomaly_score,is_anomaly"
 
 
+@pytest.mark.parametrize("members", [["a.csv", "b.csv"], []], ids=["two-files", "empty"])
+def test_zip_archive_without_exactly_one_file_is_one_line_error(tmp_path, members):
+    data = tmp_path / "data.csv.zip"
+    with zipfile.ZipFile(data, "w") as archive:
+        for member in members:
+            archive.writestr(member, table().to_csv(index=False))
+    result = invoke("detect", data, "--exclude", "id", *FAST)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and str(data) in lines[0] and "one data file per archive" in lines[0]
+
+
 # ---- optional threshold packages --------------------------------------------------------
 FAKE_PYTHRESH_IQR = """
 import numpy as np

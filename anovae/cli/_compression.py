@@ -53,6 +53,9 @@ def decompression_error(path, exc):
             f"{path}: the {name} data end early; the file is truncated (an interrupted "
             "download or copy?)"
         )
+    if name == "zip" and isinstance(exc, ValueError) and "ZIP file" in str(exc):
+        # pandas reads a zip archive holding exactly one file.
+        return DataError(f"{path}: {' '.join(str(exc).split())}; give one data file per archive")
     if name == "zstd" and isinstance(exc, ImportError):
         return DataError(f"{path}: reading zstd-compressed files needs the zstandard package (pip install zstandard)")
     if _is_decoder_error(exc):
