@@ -809,3 +809,13 @@ def test_estimator_fit_refuses_one_row_and_warns_below_fifty(estimator):
     with warnings.catch_warnings():
         warnings.simplefilter("error", FewRowsWarning)
         make(**SMALL).fit(X[:50], y[:50])
+
+
+def test_impute_on_few_rows_warns_in_one_line_naming_the_file(tmp_path):
+    data = tmp_path / "few.csv"
+    data.write_text("a,b,c\n1,2,3\n2,,4\n3,4,5\n4,5,\n5,6,7\n6,7,8\n")
+    result = invoke("impute", data, "-o", tmp_path / "out.csv", "--epochs", "2")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if "warning" in line]
+    assert len(warned) == 1 and str(data) in warned[0] and "only 6 data rows" in warned[0]
+    assert "threshold" not in result.output

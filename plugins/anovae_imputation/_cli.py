@@ -2,6 +2,7 @@
 
 import inspect
 import time
+import warnings
 
 import click
 
@@ -89,6 +90,7 @@ def impute(data, output, na_values, columns, exclude, method, epochs, seed, devi
     """
     import pandas as pd
 
+    from anovae.errors import FewRowsWarning
     from anovae.tables import check_table_output, fill_cells, open_table_output, read_table
 
     check_table_output(output, force=force, inputs=[data])
@@ -105,7 +107,20 @@ def impute(data, output, na_values, columns, exclude, method, epochs, seed, devi
         imputer = _imputer(method, wanted, epochs, seed, device, quiet)
         started = time.perf_counter()
         completed = frame.copy()
-        filled = imputer.fit_transform(frame[features])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FewRowsWarning)
+            filled = imputer.fit_transform(frame[features])
+        for warning in caught:
+            # The estimator's few-rows warning, said once and about the file; others
+            # go on to the usual warning machinery.
+            if issubclass(warning.category, FewRowsWarning):
+                click.echo(
+                    f"anovae: warning: {data}: only {len(frame)} data rows; an imputer trained "
+                    "on so few rows cannot be trusted",
+                    err=True,
+                )
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         if not isinstance(filled, pd.DataFrame):
             filled = pd.DataFrame(filled, columns=features, index=frame.index)
         completed[wanted] = filled[wanted]
