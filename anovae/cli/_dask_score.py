@@ -125,6 +125,21 @@ def _workers_wanted():
         return os.cpu_count() or 1
 
 
+def _default_malloc():
+    """Start local workers without the MALLOC_TRIM_THRESHOLD_ Dask gives them.
+
+    Setting any glibc malloc tunable turns off its adaptive mmap threshold: every
+    tensor of a scoring chunk is then mapped and faulted in afresh, and scoring
+    100k x 20 rows took 0.61-0.64 s instead of 0.22-0.29 s in one process. Our
+    workers keep no data between tasks, which is what the setting is for.
+    """
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
+
+
 @contextlib.contextmanager
 def dask_client(address):
     """A connected ``distributed.Client``: to ``address``, or to a new local cluster.
@@ -140,7 +155,7 @@ def dask_client(address):
     except ImportError:
         raise DataError("--dask needs Dask: pip install 'anovae[dask]'") from None
     if address is None or address == LOCAL:
-        with LocalCluster(
+        with _default_malloc(), LocalCluster(
             n_workers=_workers_wanted(),
             threads_per_worker=1,
             processes=True,

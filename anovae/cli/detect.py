@@ -32,11 +32,12 @@ _TRAINING_ONLY = ("threshold", "threshold_param", "contamination", "epochs", "la
 @click.option("--force", is_flag=True, help="Replace OUT / --model-out if they exist.")
 @click.pass_context
 def detect(ctx, data, output, training, reading, model_out, model_path, top, quiet, force):
-    """Train a VAE on DATA (CSV or Parquet) and score every row.
+    """Train a VAE on DATA (CSV or Parquet: a file, a folder of parts or a glob) and
+    score every row.
 
-    The output has every input row and column, in order and exactly as written
-    (cells, header, separator), plus anomaly_score (higher = more anomalous) and
-    is_anomaly (0/1). Text columns are used as
+    The output has every input row and column, in order, plus anomaly_score
+    (higher = more anomalous) and is_anomaly (0/1): as written (cells, header,
+    separator) in CSV, as read (typed columns) in Parquet. Text columns are used as
     categorical features; leave identifiers out with --exclude.
 
     \b

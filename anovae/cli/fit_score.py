@@ -169,8 +169,8 @@ def score(data, model_path, output, chunksize, label_column, top, device, dask_a
 
     DATA is a CSV or Parquet file, a folder of part files or a glob
     ('data/part-*.parquet', quoted). The output has every input row and column, in
-    order and exactly as written (cells, header, separator), plus anomaly_score
-    (higher = more anomalous) and is_anomaly (0/1).
+    order, plus anomaly_score (higher = more anomalous) and is_anomaly (0/1): as
+    written (cells, header, separator) in CSV, as read (typed columns) in Parquet.
 
     \b
     On a Dask cluster, into a folder of Parquet parts:
