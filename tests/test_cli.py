@@ -256,16 +256,16 @@ def test_score_takes_columns_by_name_and_copies_the_others(model, data, tmp_path
 def test_score_memory_does_not_keep_chunks(model, data, monkeypatch):
     # Streaming: each chunk is written before the next is read. (The command imports
     # its helpers when it runs, so the spy goes where they are defined.)
-    from anovae.cli import _io as fit_score
+    from anovae.cli import _output
 
     written = []
-    real = fit_score.write_csv
+    real = _output._CsvOutput.write
 
-    def spy(frame, handle, *, header=True):
-        written.append(len(frame))
-        real(frame, handle, header=header)
+    def spy(self, rows):
+        written.append(len(rows))
+        real(self, rows)
 
-    monkeypatch.setattr(fit_score, "write_csv", spy)
+    monkeypatch.setattr(_output._CsvOutput, "write", spy)
     result = invoke("score", data, "--model", model, "--chunksize", "15", "-q")
     assert result.exit_code == 0, result.output
     assert written == [15, 15, 10]

@@ -21,6 +21,7 @@ from .._tabular import CATEGORICAL
 from ..errors import DataError, FewRowsWarning, PluginError
 from ..thresholds import get_threshold_strategy, strategy_name
 from ._io import check_columns, check_finite, check_not_empty, check_numeric, row_label
+from ._text_rows import TextRows
 
 SCORE_COLUMN = "anomaly_score"
 FLAG_COLUMN = "is_anomaly"
@@ -264,7 +265,11 @@ def result_names(columns):
 
 
 def with_results(frame, names, scores, flags):
-    """The input rows and columns, unchanged and in order, plus the two result columns."""
+    """The input rows and columns, unchanged and in order, plus the two result columns.
+
+    ``frame`` is a DataFrame (values or cells) or the rows' text (``TextRows``)."""
+    if isinstance(frame, TextRows):
+        return frame.appended(names, [scores, flags])
     out = frame.copy(deep=False)
     out[names[0]] = scores
     out[names[1]] = flags

@@ -48,6 +48,7 @@ import pandas as pd
 from ..errors import DataError
 from ._compression import DECODER_ERRORS, decompression_error
 from ._errors import error_boundary
+from ._text_rows import TextRows, cells_frame, iter_text_rows, read_text_rows
 
 __all__ = [
     "STDIO",
@@ -315,7 +316,9 @@ def _iter_parts(path, parts, *, chunksize, cells, **options):
             continue
         starts.append((offset, part))
         rows = 0
-        for item in iter_table(part, chunksize=chunksize, cells=cells, **options):
+        # The rows' text is kept as cells (not lines) across files: the output is
+        # written with the first file's separator (see _read_parts).
+        for item in iter_table(part, chunksize=chunksize, cells=bool(cells), **options):
             frame, raw = item if cells else (item, None)
             if first is None:
                 first = (part, [str(c) for c in frame.columns])
@@ -471,11 +474,13 @@ def read_table(path, *, dtype=None, sep=None, decimal=None, na_values=None, cell
         The CSV separator and decimal mark; by default found by :func:`table_dialect`.
     na_values : list of str, optional
         More cell values to read as missing (in ``frame`` only: ``cells`` keeps them).
-    cells : bool
+    cells : bool or "text"
         Also return the cells exactly as written, for output: ``(frame, cells)``,
         where ``cells`` is a DataFrame of strings whose column labels are the header
         as written (duplicates and empty names included), or None for Parquet. The
-        model reads ``frame``; the output copies ``cells``.
+        model reads ``frame``; the output copies ``cells``. With ``"text"``, a plain
+        CSV file's rows come as their lines instead (a ``TextRows``, much faster to
+        keep and to write back; see ``_text_rows.py``) when the file allows it.
 
     Raises
     ------
@@ -508,7 +513,9 @@ def read_table(path, *, dtype=None, sep=None, decimal=None, na_values=None, cell
             header = _verbatim_header(source, sep)
             if len(header) == frame.shape[1]:
                 frame.columns = header
-            if cells:
+            if cells == "text":
+                raw = read_text_rows(source, sep, decimal, len(frame))
+            if cells and raw is None:
                 raw = pd.read_csv(source, skiprows=1, names=range(len(header)), **_cells_options(sep))
                 raw.columns = header
                 raw.attrs.update(sep=sep, decimal=decimal)
@@ -565,13 +572,17 @@ def iter_table(path, *, chunksize, dtype=None, sep=None, decimal=None, na_values
             reader = pd.read_csv(
                 source, dtype=dtype, chunksize=chunksize, sep=sep, decimal=decimal, na_values=na_values, **_CSV_OPTIONS
             )
-            raw_reader = None
+            raw_reader = text = None
             header = _verbatim_header(source, sep)
-            if cells:
+            if cells == "text":
+                text = iter_text_rows(source, sep, decimal)
+            if cells and text is None:
                 raw_reader = pd.read_csv(
                     source, skiprows=1, names=range(len(header)), chunksize=chunksize, **_cells_options(sep)
                 )
-        with reader, (raw_reader or contextlib.nullcontext()):
+        with reader, (raw_reader or contextlib.nullcontext()), contextlib.ExitStack() as closing:
+            if text is not None:
+                closing.callback(text[1])
             while True:
                 # A fresh _reading per chunk: its warning filter must not stay active
                 # in the caller's code while this generator is suspended.
@@ -580,6 +591,11 @@ def iter_table(path, *, chunksize, dtype=None, sep=None, decimal=None, na_values
                     raw = next(raw_reader, None) if raw_reader is not None else None
                 if frame is None:
                     break
+                if text is not None:
+                    raw, plain = text[0](len(frame))
+                    if not plain:
+                        # Ragged lines in this chunk: their cells, padded as pandas reads them.
+                        raw = cells_frame(raw, header, sep)
                 if seen == 0:
                     _check_one_column(frame, path, sep)
                 columns = frame.columns
@@ -589,9 +605,10 @@ def iter_table(path, *, chunksize, dtype=None, sep=None, decimal=None, na_values
                 if cells:
                     if raw is None or len(raw) != len(frame):
                         raise DataError(f"{path}: rows could not be matched to their text (quoted line breaks?)")
-                    raw.columns = header
-                    raw.attrs.update(sep=sep, decimal=decimal)
-                    raw.index = frame.index
+                    if not isinstance(raw, TextRows):
+                        raw.columns = header
+                        raw.attrs.update(sep=sep, decimal=decimal)
+                        raw.index = frame.index
                 if len(frame):
                     yield (frame, raw) if cells else frame
     if columns is not None and len(columns) == 0:

@@ -26,6 +26,7 @@ import click
 from ..errors import DataError
 from . import _io
 from ._io import PARQUET_SUFFIXES, STDIO, atomic_path, check_output_path
+from ._text_rows import TextRows
 
 __all__ = [
     "TableOutput",
@@ -91,8 +92,8 @@ class TableOutput:
 
     def rows(self, frame, cells):
         """What to write for these rows: the cells as written (``cells``, from
-        ``read_table(..., cells=True)``) to a text output when there are some, else
-        the values as read (``frame``)."""
+        ``read_table(..., cells=True)`` or ``cells="text"``) to a text output when
+        there are some, else the values as read (``frame``)."""
         return cells if self.text and cells is not None else frame
 
     def write(self, frame):
@@ -106,7 +107,10 @@ class _CsvOutput(TableOutput):
         self._header = True
 
     def write(self, frame):
-        _io.write_csv(frame, self._handle, header=self._header)
+        if isinstance(frame, TextRows):
+            frame.write(self._handle, header=self._header)
+        else:
+            _io.write_csv(frame, self._handle, header=self._header)
         self._header = False
 
 

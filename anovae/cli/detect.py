@@ -91,7 +91,7 @@ def detect(ctx, data, output, training, reading, model_out, model_path, top, qui
         estimator = load_model(model_path, training.device if given(ctx, "device") else None)
     # The model reads parsed values; the output copies the cells as written.
     frame, cells = read_table(
-        data, dtype=model_dtypes(estimator) if estimator is not None else None, cells=True, **reading
+        data, dtype=model_dtypes(estimator) if estimator is not None else None, cells="text", **reading
     )
     label = training.label_column
     if estimator is None:

@@ -214,7 +214,7 @@ def score(data, model_path, output, chunksize, label_column, top, device, dask_a
     features = labels = None
     with open_table_output(output) as table:
         # The model reads parsed values; the output copies the cells as written.
-        for chunk, cells in iter_table(data, chunksize=chunksize, dtype=dtype, cells=True, **reading):
+        for chunk, cells in iter_table(data, chunksize=chunksize, dtype=dtype, cells="text", **reading):
             if features is None:
                 if label_column is not None:
                     check_columns([label_column], chunk.columns, "--label-column")
