@@ -4,7 +4,9 @@ For each size (10k, 100k and 1M rows by default) the script writes a CSV of 20
 columns (18 numeric channels driven by 4 latent factors, one 4-level category, one
 0/1 flag; about 1 % of rows perturbed, marked in a ``label`` column that neither
 detector uses as a feature) and, with ``--donors``, the real 619k-row KDD Cup 2014
-donors set (``adbench-large/11_donors.npz``) as CSV; then it runs, each as its own
+donors set (``adbench-large/11_donors.npz``) as CSV (``--parquet``: each table also
+written as Parquet and measured again, both detectors reading that file); then it
+runs, each as its own
 process:
 
 - ``anovae detect DATA -o OUT --label-column label --quiet`` at the package defaults
@@ -62,14 +64,14 @@ import sys, time
 import pandas as pd
 from sklearn.ensemble import IsolationForest
 data, out, timing = sys.argv[1], sys.argv[2], sys.argv[3]
-frame = pd.read_csv(data)
+frame = pd.read_parquet(data) if data.endswith(".parquet") else pd.read_csv(data)
 X = frame.drop(columns=["label"])
 X = pd.get_dummies(X, columns=["kind"], dtype=float) if "kind" in X else X
 forest = IsolationForest(random_state=0).fit(X)
 frame["anomaly_score"] = -forest.score_samples(X)
 frame["is_anomaly"] = (forest.predict(X) == -1).astype(int)
 started = time.perf_counter()
-frame.to_csv(out, index=False)
+frame.to_parquet(out, index=False) if out.endswith(".parquet") else frame.to_csv(out, index=False)
 open(timing, "w").write(str(time.perf_counter() - started))
 """
 
@@ -107,7 +109,11 @@ def auroc(out):
     """AUROC of the ``anomaly_score`` column of an output file against its ``label``."""
     from sklearn.metrics import roc_auc_score
 
-    frame = pd.read_csv(out, usecols=["label", "anomaly_score"])
+    columns = ["label", "anomaly_score"]
+    if str(out).endswith(".parquet"):
+        frame = pd.read_parquet(out, columns=columns)
+    else:
+        frame = pd.read_csv(out, usecols=columns)
     return roc_auc_score(frame["label"], frame["anomaly_score"])
 
 
@@ -147,6 +153,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1, help="CPU threads of each process")
     parser.add_argument("--big", action="store_true", help="also stream 10M rows through anovae score")
     parser.add_argument("--keep", metavar="DIR", help="write the files here and keep them")
+    parser.add_argument("--parquet", action="store_true",
+                        help="also run detect and IsolationForest on each table written as Parquet")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     anovae = anovae_executable()
@@ -160,11 +168,20 @@ def main(argv=None):
         if args.donors:
             jobs.append(("donors", 619_326, lambda path: write_donors(path, args.data_home)))
         epochs = [] if args.epochs is None else ["--epochs", args.epochs]
+        if args.parquet:
+            jobs = [job for name, n, write in jobs for job in ((name, n, write), (name + " (Parquet)", n, write))]
         for name, n, write in jobs:
-            data = folder / f"rows_{name}.csv"
-            write(data)
-            out = folder / "out.csv"
-            model_out = ["--model-out", model, "--force"] if n == sizes[0] else []
+            parquet = name.endswith("(Parquet)")
+            data = folder / f"rows_{name.split()[0]}.csv"
+            if not data.exists():
+                write(data)
+            out = folder / ("out.parquet" if parquet else "out.csv")
+            if parquet:
+                csv = data
+                data = folder / f"rows_{name.split()[0]}.parquet"
+                pd.read_csv(csv).to_parquet(data, index=False)
+                csv.unlink()
+            model_out = ["--model-out", model, "--force"] if n == sizes[0] and not parquet else []
             detect = measure([anovae, "detect", data, "-o", out, "--force", *epochs, "--label-column", "label",
                               "--seed", "0", "--quiet", *model_out], args.threads)
             detect_auroc = auroc(out)
@@ -174,10 +191,11 @@ def main(argv=None):
             # IsolationForest's read + fit + score: its process without the CSV write.
             forest = (forest[0] - float(timing.read_text()), forest[1])
             score = measure([anovae, "score", data, "--model", model, "-o", out, "--force", "--quiet"],
-                            args.threads) if name != "donors" else None
+                            args.threads) if not name.startswith("donors") else None
             rows.append((name, detect, forest, score, data.stat().st_size, detect_auroc, forest_auroc))
             print(f"{name} rows done", file=sys.stderr, flush=True)
-            data.unlink()
+            if parquet or not args.parquet:
+                data.unlink()
         if args.big:
             n = 10_000_000
             data = folder / f"rows_{label(n)}.csv"
@@ -194,7 +212,7 @@ def main(argv=None):
     print(f"\nGenerated: 20 columns; anovae detect with {budget}; "
           f"anovae score with the {label(sizes[0])} model, default --chunksize; "
           f"{args.threads} thread(s) per process on {os.cpu_count()} CPU(s)\n")
-    print("| rows | CSV MB | detect s | detect peak MB | AUROC | IsolationForest s | IForest peak MB "
+    print("| rows | file MB | detect s | detect peak MB | AUROC | IsolationForest s | IForest peak MB "
           "| AUROC | detect / IForest time | score s | score peak MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, detect, forest, score, size, ours, theirs in rows:
