@@ -15,7 +15,6 @@ object array (the only way to smuggle a pickle into ``.npy``) is refused.
 import io
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
+from ._atomic import atomic_write
 from .errors import ModelFileError, PluginError
 
 FORMAT = "anovae-model"
@@ -62,28 +62,15 @@ def save(estimator, path):
         "meta": meta,
     }
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".anovae-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(_META, json.dumps(header, indent=1, default=_json_default))
-            for name, array in arrays.items():
-                array = np.asarray(array)
-                if array.dtype == object:
-                    raise ModelFileError(f"array {name!r} has dtype object and cannot be saved safely")
-                buffer = io.BytesIO()
-                np.save(buffer, array, allow_pickle=False)
-                archive.writestr(_ARRAYS + name + ".npy", buffer.getvalue())
-        # mkstemp creates the file readable by its owner only; give it the mode an
-        # ordinary new file would get under the user's umask.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(_META, json.dumps(header, indent=1, default=_json_default))
+        for name, array in arrays.items():
+            array = np.asarray(array)
+            if array.dtype == object:
+                raise ModelFileError(f"array {name!r} has dtype object and cannot be saved safely")
+            buffer = io.BytesIO()
+            np.save(buffer, array, allow_pickle=False)
+            archive.writestr(_ARRAYS + name + ".npy", buffer.getvalue())
     return path
 
 

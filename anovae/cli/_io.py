@@ -45,6 +45,7 @@ import click
 import numpy as np
 import pandas as pd
 
+from .._atomic import PublishError, TargetExistsError, atomic_write
 from ..errors import DataError
 from ._compression import DECODER_ERRORS, decompression_error
 from ._errors import error_boundary
@@ -760,45 +761,11 @@ def check_output_path(path, *, force, inputs=(), option="-o"):
     _EXISTED_AT_CHECK[os.path.abspath(path)] = exists
 
 
-def _final_mode(target):
-    # mkstemp creates files readable by their owner only; the result should get the
-    # permissions of the file it replaces, or the usual ones under the umask.
-    try:
-        return os.stat(target).st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 def _appeared(path):
     return DataError(
         f"{path}: was created by another program while anovae ran; it was left as it is "
         "and this result discarded (pass --force to replace it)"
     )
-
-
-def _publish(tmp, path, replace):
-    """Move the finished ``tmp`` to ``path``; without ``replace``, never over a file.
-
-    Checking that ``path`` is free and then renaming leaves a window in which another
-    program can create it; a hard link fails if the name exists, in one step.
-    """
-    if replace:
-        os.replace(tmp, path)
-        return
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise _appeared(path) from None
-    except OSError:
-        # A file system without hard links (some network and FAT mounts): the best
-        # left is to look just before renaming.
-        if os.path.lexists(path):
-            raise _appeared(path) from None
-        os.replace(tmp, path)
-        return
-    os.unlink(tmp)
 
 
 @contextlib.contextmanager
@@ -818,24 +785,14 @@ def atomic_path(path, *, replace=None):
     path = os.fspath(path)
     if replace is None:
         replace = _EXISTED_AT_CHECK.get(os.path.abspath(path), True)
-    folder = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
+        with atomic_write(path, replace=replace) as tmp:
+            yield tmp
+    except TargetExistsError:
+        raise _appeared(path) from None
+    except PublishError as exc:
+        # Not the temporary file's name: the user knows only theirs.
         raise DataError(f"{path}: cannot write there ({exc.strerror or exc})") from None
-    os.close(fd)
-    try:
-        yield tmp
-        try:
-            os.chmod(tmp, _final_mode(path))
-            _publish(tmp, path, replace)
-        except OSError as exc:
-            # Not the temporary file's name: the user knows only theirs.
-            raise DataError(f"{path}: cannot write there ({exc.strerror or exc})") from None
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager
