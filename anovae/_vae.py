@@ -470,7 +470,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         params = self.get_params(deep=False)
         params["threshold"] = None
         params = VAE(**params)._json_params()
-        params["threshold"] = {"strategy": _strategy_name(threshold), "params": threshold.get_params()}
+        params["threshold"] = {"strategy": strategy_name(threshold), "params": threshold.get_params()}
         return params
 
     @classmethod
@@ -495,7 +495,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
                 else:
                     fitted[key] = value.item() if isinstance(value, np.generic) else value
             meta["threshold_strategy"] = {
-                "strategy": _strategy_name(strategy),
+                "strategy": strategy_name(strategy),
                 "params": strategy.get_params(),
                 "fitted": fitted,
             }
@@ -526,11 +526,6 @@ def _numeric_labels(series):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):
         raise DataError(f"label column {series.name!r} must hold 1 (anomaly), 0 (normal) or NaN") from None
-
-
-def _strategy_name(strategy):
-    """The registered name of a strategy (needed to store it in a file)."""
-    return strategy_name(strategy)
 
 
 register_model_class(VAE)

@@ -156,17 +156,25 @@ def _validated(strategy):
     return strategy
 
 
-def strategy_name(strategy):
+def strategy_name(strategy, *, for_display=False):
     """The registered name of a strategy, as model files and messages give it.
 
     The name recorded when the strategy was built from one, else the name under
     which its class is registered, directly or through a ``functools.partial``
     whose fixed parameters the strategy shares (``pythresh:iqr``).
 
+    Parameters
+    ----------
+    strategy : ThresholdStrategy
+    for_display : bool, default=False
+        For a message rather than a model file: a strategy no plugin registers is
+        named by its class instead of raising.
+
     Raises
     ------
     anovae.errors.PluginError
-        No plugin registers the strategy's class (a model using it cannot be saved).
+        No plugin registers the strategy's class (a model using it cannot be
+        saved), unless ``for_display``.
     """
     import functools
 
@@ -186,6 +194,8 @@ def strategy_name(strategy):
             factory = factory.resolve()
         if factory is type(strategy) and all(params.get(k) == v for k, v in fixed.items()):
             return name
+    if for_display:
+        return type(strategy).__name__
     raise PluginError(
         f"threshold strategy {type(strategy).__name__} is not registered by any plugin, "
         "so a model using it cannot be saved"

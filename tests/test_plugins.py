@@ -430,8 +430,21 @@ def test_the_guides_pyproject_is_complete():
     assert project["project"]["entry-points"]["anovae"] == {"example": "anovae_example_plugin"}
 
 
-def test_cli_names_a_partial_factory_strategy_like_the_model_file():
-    from anovae.cli._detection import _strategy_name
+def test_messages_name_a_strategy_like_the_model_file_and_an_unregistered_one_by_class():
+    from anovae.thresholds import strategy_name
 
-    assert _strategy_name(get_threshold_strategy("zscore")) == "zscore"
-    assert _strategy_name(MaxThreshold()) == "MaxThreshold"
+    assert strategy_name(get_threshold_strategy("zscore")) == "zscore"
+    assert strategy_name(get_threshold_strategy("zscore"), for_display=True) == "zscore"
+    assert strategy_name(MaxThreshold(), for_display=True) == "MaxThreshold"
+    with pytest.raises(PluginError, match="MaxThreshold is not registered by any plugin"):
+        strategy_name(MaxThreshold())
+
+
+def test_the_detect_summary_names_an_unregistered_strategy_by_its_class():
+    import numpy as np
+
+    from anovae import VAE
+    from anovae.cli._detection import threshold_line
+
+    model = VAE(max_steps=5, threshold=MaxThreshold(), random_state=0).fit(np.random.RandomState(0).normal(size=(60, 2)))
+    assert threshold_line(model, 0, 60).startswith("threshold MaxThreshold: anomaly_score > ")

@@ -18,7 +18,7 @@ from .. import VAE
 from .. import load as load_estimator
 from .._base import FEW_TRAINING_ROWS, MIN_TRAINING_ROWS
 from .._tabular import CATEGORICAL
-from ..errors import DataError, FewRowsWarning, PluginError
+from ..errors import DataError, FewRowsWarning
 from ..thresholds import get_threshold_strategy, strategy_name
 from ._io import check_columns, check_finite, check_not_empty, check_numeric, row_label
 from ._text_rows import TextRows
@@ -372,19 +372,11 @@ def threshold_line(estimator, flagged, n_rows):
     if strategy is None:
         rule = f"contamination {estimator.contamination}"
     else:
-        rule = f"threshold {_strategy_name(strategy)}"
+        rule = f"threshold {strategy_name(strategy, for_display=True)}"
     share = 100.0 * flagged / n_rows if n_rows else 0.0
     return (
         f"{rule}: anomaly_score > {-estimator.offset_:.6g} flags {flagged} row(s) ({share:.2f}%)"
     )
-
-
-def _strategy_name(strategy):
-    # The name a model file stores; a strategy no plugin registers is still shown.
-    try:
-        return strategy_name(strategy)
-    except PluginError:
-        return type(strategy).__name__
 
 
 class TopRows:
