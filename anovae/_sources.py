@@ -52,9 +52,20 @@ class TableSource:
         """Yield DataFrames of at most ``chunk_rows`` rows of ``unit``, ``columns`` only."""
         raise NotImplementedError
 
+    #: How messages count rows: "row" (from 1) or, for a CSV file, "line" (the
+    #: header is line 1), as the command line's messages do.
+    row_word = "row"
+
     def memory_bytes(self):
         """Estimated in-memory size of the whole table, or None when unknown."""
         return None
+
+    def where(self, unit, position):
+        """``(file, "row N")`` naming the row at ``position`` (from 0) of ``unit``."""
+        row = unit.first_row + position
+        if self.row_word == "line":
+            return unit.label, f"line {row + 2}"
+        return unit.label, f"row {row + 1}"
 
     def describe(self):
         return type(self).__name__
@@ -144,7 +155,8 @@ class ParquetSource(TableSource):
 class FrameSource(TableSource):
     """In-memory DataFrames, cut into units of at most ``FRAME_UNIT_ROWS`` rows."""
 
-    def __init__(self, frames, unit_rows=FRAME_UNIT_ROWS):
+    def __init__(self, frames, unit_rows=FRAME_UNIT_ROWS, label=None, row_word="row"):
+        self.row_word = row_word
         self.frames = []
         for i, frame in enumerate(frames):
             if not (hasattr(frame, "columns") and hasattr(frame, "iloc")):
@@ -158,7 +170,7 @@ class FrameSource(TableSource):
             if [str(c) for c in frame.columns] != self.columns:
                 raise DataError(f"DataFrame {i} of the source has other columns than DataFrame 0")
         self.units = [
-            Unit((i, start), min(unit_rows, len(frame) - start), f"DataFrame {i}", start)
+            Unit((i, start), min(unit_rows, len(frame) - start), label or f"DataFrame {i}", start)
             for i, frame in enumerate(self.frames)
             for start in range(0, len(frame), unit_rows)
         ]
@@ -182,8 +194,9 @@ class FunctionSource(TableSource):
 
     shardable = False
 
-    def __init__(self, make, label="the source"):
+    def __init__(self, make, label="the source", row_word="row"):
         self.make = make
+        self.row_word = row_word
         self.label = label
         first = next(iter(make()), None)
         if first is None:

@@ -145,7 +145,8 @@ class StreamStats:
     def add(self, frame, ids, where):
         """Add one piece (columns ``features + extra``) whose rows have global ``ids``.
 
-        ``where(position)`` names the piece's row at ``position`` for error messages.
+        ``where(position)`` names the piece's row at ``position`` for error messages:
+        ``(file, "row N")``.
         """
         for name, stats in self.numbers.items():
             stats.add(_observed_numbers(frame[name], name, where))
@@ -186,13 +187,15 @@ def _observed_numbers(series, name, where):
     except (TypeError, ValueError):
         text = pd.to_numeric(series, errors="coerce").isna().to_numpy() & series.notna().to_numpy()
         position = int(np.flatnonzero(text)[0])
+        label, place = where(position)
         raise DataError(
-            f"{where(position)}: column {name!r} holds the non-numeric value {series.iloc[position]!r}, "
+            f"{label}: column {name!r} holds the non-numeric value {series.iloc[position]!r} on {place}, "
             "but it is numeric in the rest of the data"
         ) from None
     infinite = np.isinf(values)
     if infinite.any():
-        raise DataError(f"{where(int(np.flatnonzero(infinite)[0]))}: column {name!r} has an infinite value")
+        label, place = where(int(np.flatnonzero(infinite)[0]))
+        raise DataError(f"{label}: column {name!r} has an infinite value on {place}")
     return values[~np.isnan(values)]
 
 

@@ -96,12 +96,56 @@ def fit_stream(
     chunk_rows = max(1, buffer_rows // 2)
     shard = source.units[group.rank :: group.size]
 
+    stats = _statistics(source, shard, features, extra, sample_rows, split_seed, chunk_rows, group)
+    sample_ids, sample = stats.sample.result()
+    codec = stats.codec(sample, estimator.likelihood, estimator.numeric_transform)
+    estimator._frame(sample[features], reset=True)  # feature names, as fit sets them
+    estimator._codec = codec
+    estimator.feature_kinds_ = {c["name"]: c["kind"] for c in codec.columns}
+
+    strategy = estimator._threshold_strategy()
+    held_out = bool(getattr(strategy, "needs_held_out", False))
+    n_val = min(int(round(estimator.validation_fraction * stats.n_rows)), len(sample))
+    if not (estimator.early_stopping or held_out) or stats.n_rows - n_val < 1:
+        n_val = 0
+    held_ids = np.sort(sample_ids[:n_val])
+    if min(group.gather(lambda: _trainable_rows(shard, held_ids))) == 0:
+        raise DataError(
+            f"{source.describe()}: a process has no rows to train on ({len(source.units)} "
+            f"pieces for {group.size} processes); use fewer processes or smaller row groups"
+        )
+    encoded_sample = codec.encode(sample[features])
+    peak_rows = _train(
+        estimator, source, shard, features, held_ids, encoded_sample, stats.n_rows - n_val,
+        buffer_rows, chunk_rows, init_seed, train_seed, group,
+    )
+    estimator.streaming_ = {
+        "n_rows": int(stats.n_rows),
+        "n_units": len(source.units),
+        "n_processes": group.size,
+        "sample_rows": len(sample),
+        "held_out_rows": int(n_val),
+        "buffer_rows": int(buffer_rows),
+        "peak_buffer_rows": peak_rows,
+        "chunk_rows": chunk_rows,
+    }
+
+    scores = estimator._log_likelihood_bound(encoded_sample)
+    y = to_labels(sample[label_column]) if label_column is not None and to_labels is not None else None
+    estimator._set_offset(strategy, scores, y, np.arange(n_val) if held_out else None)
+    return StreamedFit(int(stats.n_rows), sample, scores, int(n_val))
+
+
+def _statistics(source, shard, features, extra, sample_rows, seed, chunk_rows, group):
+    """The first pass: every process reads its ``shard``; the statistics of all
+    shards are merged, in rank order, in every process."""
+
     def shard_stats():
-        stats = StreamStats(features, source.numeric, sample_rows, split_seed, extra)
+        stats = StreamStats(features, source.numeric, sample_rows, seed, extra)
         for unit in shard:
             position = 0
             for frame in source.read(unit, features + extra, chunk_rows):
-                stats.add(frame, row_ids(unit, position, len(frame)), _locator(unit, position))
+                stats.add(frame, row_ids(unit, position, len(frame)), _locator(source, unit, position))
                 position += len(frame)
             if unit.n_rows is None:
                 unit.n_rows = position
@@ -111,42 +155,32 @@ def fit_stream(
     stats = gathered[0]
     for other in gathered[1:]:
         stats.merge(other)
-    n_rows = stats.n_rows
-    if not n_rows:
+    if not stats.n_rows:
         raise DataError(f"{source.describe()}: no rows")
-    sample_ids, sample = stats.sample.result()
-    codec = stats.codec(sample, estimator.likelihood, estimator.numeric_transform)
-    estimator._frame(sample[features], reset=True)  # feature names, as fit sets them
-    estimator._codec = codec
-    estimator.feature_kinds_ = {c["name"]: c["kind"] for c in codec.columns}
+    return stats
 
-    strategy = estimator._threshold_strategy()
-    held_out = bool(getattr(strategy, "needs_held_out", False))
-    n_val = min(int(round(estimator.validation_fraction * n_rows)), len(sample))
-    if not (estimator.early_stopping or held_out) or n_rows - n_val < 1:
-        n_val = 0
-    held_ids = np.sort(sample_ids[:n_val])
-    n_train = n_rows - n_val
+
+def _train(estimator, source, shard, features, held_ids, encoded_sample, n_train, buffer_rows, chunk_rows,
+           init_seed, train_seed, group):
+    """The training passes over this process's ``shard``; returns the buffer's peak rows.
+
+    The budget is that of one process on all ``n_train`` rows; each of ``group.size``
+    processes takes its share of every global batch.
+    """
     batch_size = _batch_size(estimator.batch_size, n_train, buffer_rows)
     max_steps = max_steps_for(estimator.max_steps, n_train, batch_size, estimator.max_epochs)
     rank_batch = -(-batch_size // group.size)
-    if min(group.gather(lambda: _trainable_rows(shard, held_ids))) == 0:
-        raise DataError(
-            f"{source.describe()}: a process has no rows to train on ({len(source.units)} "
-            f"units for {group.size} processes); use fewer processes or smaller row groups"
-        )
-
     device = group.device(resolve_device(estimator.device))
     module = estimator._new_module(init_seed, device)
-    encoded_sample = codec.encode(sample[features])
     validation_loss = None
+    n_val = len(held_ids)
     if n_val and estimator.early_stopping:
         checked = encoded_sample.take(slice(0, min(n_val, MAX_VALIDATION_ROWS)))
         validation_loss = estimator._validation_loss(module, checked, None, device, average=group.average)
 
     rank_seed = (train_seed + 7919 * group.rank) % (2**31 - 1)
     buffer = ShuffleBuffer(buffer_rows, rank_batch, np.random.default_rng([rank_seed, 1]))
-    batches = _batches(source, shard, features, codec, held_ids, buffer, chunk_rows, device, rank_seed)
+    batches = _batches(source, shard, features, estimator._codec, held_ids, buffer, chunk_rows, device, rank_seed)
     with cpu_threads(device, training_threads(module, rank_batch)):
         history = estimator._train(
             module, None, None, validation_loss, device, rank_seed,
@@ -156,21 +190,7 @@ def fit_stream(
             all_reduce=group.all_reduce,
         )
     estimator._set_trained(module, history, batch_size, max_steps)
-    estimator.streaming_ = {
-        "n_rows": int(n_rows),
-        "n_units": len(source.units),
-        "n_processes": group.size,
-        "sample_rows": len(sample),
-        "held_out_rows": int(n_val),
-        "buffer_rows": int(buffer_rows),
-        "peak_buffer_rows": buffer.peak_rows,
-        "chunk_rows": chunk_rows,
-    }
-
-    scores = estimator._log_likelihood_bound(encoded_sample)
-    y = to_labels(sample[label_column]) if label_column is not None and to_labels is not None else None
-    estimator._set_offset(strategy, scores, y, np.arange(n_val) if held_out else None)
-    return StreamedFit(int(n_rows), sample, scores, int(n_val))
+    return buffer.peak_rows
 
 
 def _features(source, columns, label_column):
@@ -205,9 +225,9 @@ def _batch_size(spec, n_train, buffer_rows):
     return int(spec)
 
 
-def _locator(unit, start):
+def _locator(source, unit, start):
     def where(position):
-        return f"{unit.label}: row {unit.first_row + start + position + 1}"
+        return source.where(unit, start + position)
 
     return where
 

@@ -90,7 +90,7 @@ def test_bad_data_in_one_process_is_one_line_and_stops_both(data, tmp_path):
     done = anovae_fit(parts, "--model-out", model, "--nproc", "2", "--steps", "5", "--exclude", "label")
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.strip()]
-    assert errors == [f"Error: {parts / 'part-0000.parquet'}: row 151: column 's3' has an infinite value"]
+    assert errors == [f"Error: {parts / 'part-0000.parquet'}: column 's3' has an infinite value on row 151"]
     assert not model.exists()
 
 

@@ -89,7 +89,7 @@ def test_streamed_codec_is_the_in_memory_codec_when_the_sample_holds_every_row()
     stats = StreamStats(frame.columns, {"bytes", "flag", "level"}, sample_rows=n, seed=3)
     for start in range(0, n, 700):
         piece = frame.iloc[start : start + 700].reset_index(drop=True)
-        stats.add(piece, np.arange(start, start + len(piece)), str)
+        stats.add(piece, np.arange(start, start + len(piece)), lambda position: ("frame", str(position)))
     _, sample = stats.sample.result()
     streamed = stats.codec(sample).columns
     expected = TabularCodec.fit(frame, numeric_transform="yeo-johnson").columns
@@ -111,7 +111,7 @@ def test_sample_does_not_depend_on_reading_order_or_sharding():
     def stats_of(pieces):
         stats = StreamStats(frame.columns, numeric, sample_rows=300, seed=11)
         for start, stop in pieces:
-            stats.add(frame.iloc[start:stop].reset_index(drop=True), np.arange(start, stop), str)
+            stats.add(frame.iloc[start:stop].reset_index(drop=True), np.arange(start, stop), lambda p: ("frame", str(p)))
         return stats
 
     forward = stats_of([(s, s + 100) for s in range(0, 2000, 100)])
@@ -188,7 +188,7 @@ def test_bad_cells_are_one_line_errors_naming_file_row_and_column(tmp_path):
     bad.loc[450, "s2"] = np.inf
     folder = write_parquet_parts(bad, tmp_path / "bad", 300, 100)
     model = VAE(max_steps=5)
-    with pytest.raises(DataError, match=r"part-0001\.parquet: row 151: column 's2' has an infinite value"):
+    with pytest.raises(DataError, match=r"part-0001\.parquet: column 's2' has an infinite value on row 151"):
         model.fit_stream(folder, buffer_rows=256)
     with pytest.raises(NotFittedError):  # a failed fit leaves nothing half-fitted
         model.score_samples(frame)
@@ -196,7 +196,7 @@ def test_bad_cells_are_one_line_errors_naming_file_row_and_column(tmp_path):
     text = frame.astype({"s1": object})
     text.loc[350, "s1"] = "n/a"
     pieces = [frame.iloc[:300], text.iloc[300:].reset_index(drop=True)]
-    with pytest.raises(DataError, match=r"DataFrame 1: row 51: column 's1' holds the non-numeric value 'n/a'"):
+    with pytest.raises(DataError, match=r"DataFrame 1: column 's1' holds the non-numeric value 'n/a' on row 51"):
         VAE(max_steps=5).fit_stream(pieces, buffer_rows=256)
 
 
@@ -300,3 +300,15 @@ def test_cli_usage_errors(tmp_path, monkeypatch, args, message):
     result = CliRunner().invoke(cli, ["fit", *args, "--model-out", "m.anovae"], input="a\n1\n")
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_cli_streamed_csv_names_the_line_of_a_bad_cell(tmp_path):
+    frame, _ = telemetry(1500, seed=9)
+    frame.loc[1200, "s4"] = np.inf
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    model = tmp_path / "m.anovae"
+    code, output = run(["fit", str(path), "--model-out", str(model), "--streaming", "--buffer-rows", "600"])
+    assert code == 1
+    assert f"{path}: column 's4' has an infinite value on line 1202" in output
+    assert not model.exists()

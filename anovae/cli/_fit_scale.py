@@ -60,6 +60,7 @@ def should_stream(data, streaming, memory_budget):
     """Whether ``anovae fit DATA`` streams: as asked, else for Parquet data whose
     uncompressed size (from the files' metadata) exceeds the memory budget."""
     from .._sources import ParquetSource, parquet_files
+    from ..errors import DataError
 
     if streaming is not None:
         return streaming
@@ -71,7 +72,11 @@ def should_stream(data, streaming, memory_budget):
         if total is None:
             return False
         budget = AUTO_BUDGET_SHARE * total
-    return ParquetSource(data).memory_bytes() > budget
+    try:
+        size = ParquetSource(data).memory_bytes()
+    except DataError:
+        return False  # reading it whole says what is wrong, as it always has
+    return size > budget
 
 
 def scaled_fit(data, model_out, training, params, reading, quiet, stream, buffer_rows):
@@ -159,8 +164,17 @@ def _open(data, reading, stream, group, buffer_rows):
         numeric = numeric_columns(head)
         text = {c: "string" for c in head.columns if str(c) not in numeric} or None
         chunk = max(1, buffer_rows // 2)
-        return FunctionSource(lambda: iter_table(data, chunksize=chunk, dtype=text, **reading), label=data)
-    return FrameSource([read_table(data, **reading)])
+        return FunctionSource(
+            lambda: iter_table(data, chunksize=chunk, dtype=text, **reading), label=data, row_word=_row_word(data)
+        )
+    return FrameSource([read_table(data, **reading)], label=data, row_word=_row_word(data))
+
+
+def _row_word(data):
+    from ._io import row_label
+
+    # The command line's own convention: "line N" in a CSV file, "row N" in Parquet.
+    return row_label(data, 0).split()[0]
 
 
 def _estimator(training, params, quiet):

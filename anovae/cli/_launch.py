@@ -85,6 +85,9 @@ def _process(rank, world_size, port, work, kwargs, debug, errors):
     from .._ddp import PeerFailed
     from ._errors import error_boundary
 
+    # The processes share this machine's cores: one pool of threads each would
+    # oversubscribe them (torchrun sets 1 for the same reason).
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // world_size)))
     os.environ.update(
         RANK=str(rank),
         LOCAL_RANK=str(rank),
