@@ -63,15 +63,24 @@ def save(estimator, path):
     }
     path = os.fspath(path)
     with atomic_write(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(_META, json.dumps(header, indent=1, default=_json_default))
+        archive.writestr(_entry(_META), json.dumps(header, indent=1, default=_json_default))
         for name, array in arrays.items():
             array = np.asarray(array)
             if array.dtype == object:
                 raise ModelFileError(f"array {name!r} has dtype object and cannot be saved safely")
             buffer = io.BytesIO()
             np.save(buffer, array, allow_pickle=False)
-            archive.writestr(_ARRAYS + name + ".npy", buffer.getvalue())
+            archive.writestr(_entry(_ARRAYS + name + ".npy"), buffer.getvalue())
     return path
+
+
+def _entry(name):
+    # A fixed date instead of the clock's: the same model saved twice gives the same
+    # bytes, so a file's digest names its model (anovae.dask ships models by digest).
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o600 << 16  # what ZipFile.writestr gives a named entry
+    return info
 
 
 def load(path):

@@ -179,6 +179,17 @@ def test_save_replaces_atomically_and_leaves_no_temp_file(tmp_path, frame):
     assert [p.name for p in tmp_path.iterdir()] == ["m.anovae"]
 
 
+def test_the_same_model_saved_twice_is_the_same_file(tmp_path, frame, monkeypatch):
+    import time
+
+    vae = VAE(**FAST).fit(frame)
+    first = anovae.save(vae, tmp_path / "a.anovae")
+    later = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: later)  # an hour later, as far as zipfile can tell
+    second = anovae.save(vae, tmp_path / "b.anovae")
+    assert open(first, "rb").read() == open(second, "rb").read()
+
+
 def test_a_corrupt_power_transform_is_a_model_file_error(tmp_path):
     import json
     import zipfile
