@@ -149,6 +149,9 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         Passes over the training rows started.
     training_budget_ : dict
         The resolved ``batch_size`` and ``max_steps``.
+    streaming_ : dict
+        After :meth:`fit_stream` only: rows, pieces and processes read, the sample
+        and held-out rows, and what the shuffle buffer held (see ``fit_stream``).
     offset_ : float
         ``decision_function = score_samples - offset_``.
     threshold_strategy_ : ThresholdStrategy or None
@@ -348,6 +351,8 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         return self
 
     def _fit_and_score(self, X, y):
+        # A refit in memory must not keep the figures of an earlier streamed fit.
+        self.__dict__.pop("streaming_", None)
         strategy = self._threshold_strategy()
         held_out = bool(getattr(strategy, "needs_held_out", False))
         encoded, held_out_rows = self._fit_network(self._frame(X, reset=True), hold_out=held_out)

@@ -167,6 +167,13 @@ def test_streamed_fit_is_deterministic_with_random_state():
     assert not np.array_equal(scores(1), first)
 
 
+def test_an_in_memory_refit_drops_the_streamed_fit_figures():
+    frame, _ = telemetry(600, seed=10)
+    model = VAE(max_steps=5).fit_stream(frame, buffer_rows=256)
+    assert model.streaming_["n_rows"] == 600
+    assert not hasattr(model.fit(frame), "streaming_")
+
+
 def test_a_function_returning_frames_is_a_source_read_several_times():
     frame, _ = telemetry(1200, seed=4)
     calls = []
