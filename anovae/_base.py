@@ -16,7 +16,7 @@ from ._budget import EVAL_INTERVAL, MAX_VALIDATION_ROWS, batch_size_for, max_ste
 from ._device import cpu_threads, resolve_device, scoring_threads, training_threads
 from ._likelihoods import Batch, TabularLikelihood
 from ._networks import ACTIVATIONS, VAEModule
-from ._objectives import elbo_terms, gaussian_kl, log_likelihood_bound
+from ._objectives import elbo_terms, gaussian_kl, log_likelihood_bound, rows_kept
 from ._persistence import load_module_arrays, module_arrays
 from ._tabular import BERNOULLI, GAUSSIAN, TabularCodec
 from ._training import OPTIMIZERS, PRECISIONS, train
@@ -307,8 +307,7 @@ class BaseVAE(BaseEstimator):
             with torch.inference_mode():
                 cell, kl = elbo_terms(module, val_data, val_eps, conditions)
                 per_row = self.beta * kl - cell.sum(-1)
-                keep = max(1, int(round(len(per_row) * (1.0 - self.trim_fraction))))
-                value = float(per_row.sort().values[:keep].mean())
+                value = float(per_row.sort().values[: rows_kept(len(per_row), self.trim_fraction)].mean())
             return value if average is None else average(value)
 
         return validation_loss

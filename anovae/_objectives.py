@@ -106,6 +106,16 @@ def log_likelihood_bound(module, batch, eps, condition=None, fill_missing=False)
     return iwae_bound(module, batch, eps, condition, fill_missing)
 
 
+def rows_kept(n_rows, trim_fraction):
+    """How many of ``n_rows`` rows a trimmed loss averages: the share
+    ``1 - trim_fraction`` with the lowest loss, rounded, and never fewer than one.
+
+    The one rule for training (:func:`negative_elbo`) and early stopping, so that
+    the validation loss ignores the rows training deliberately ignores.
+    """
+    return max(1, int(round(n_rows * (1.0 - trim_fraction))))
+
+
 def negative_elbo(module, batch, eps, beta=1.0, condition=None, trim_fraction=0.0):
     """Minibatch training loss: mean over rows of -(E[log p(x|z)] - beta * KL).
 
@@ -122,6 +132,6 @@ def negative_elbo(module, batch, eps, beta=1.0, condition=None, trim_fraction=0.
     kl = gaussian_kl(mu, log_var)
     per_row = beta * kl - recon
     if trim_fraction > 0:
-        keep = max(1, int(round(per_row.shape[0] * (1.0 - trim_fraction))))
+        keep = rows_kept(per_row.shape[0], trim_fraction)
         per_row = torch.topk(per_row, keep, largest=False, sorted=False).values
     return per_row.mean(), recon.sum(), kl.sum()

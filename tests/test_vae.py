@@ -286,6 +286,28 @@ def test_trimmed_elbo_leaves_out_the_worst_rows_of_a_batch(fitted):
     assert float(recon_half) == pytest.approx(float(recon))  # the logged terms cover every row
 
 
+@pytest.mark.parametrize("n, fraction, kept", [(10, 0.5, 5), (10, 0.0, 10), (3, 0.9, 1), (7, 0.2, 6)])
+def test_the_trim_rule_keeps_the_rounded_share_and_at_least_one_row(n, fraction, kept):
+    from anovae._objectives import rows_kept
+
+    assert rows_kept(n, fraction) == kept
+
+
+def test_early_stopping_watches_the_loss_trimmed_like_training(fitted):
+    from anovae._base import to_batch
+    from anovae._objectives import negative_elbo
+
+    _, X = fitted
+    vae = VAE(**{**FAST, "trim_fraction": 0.3}).fit(X)
+    encoded = vae._encode(X[:10])[0]
+    device = torch.device("cpu")
+    eps = vae._draws((1, 1, vae.latent_dim), device)
+    with torch.no_grad():
+        trained, _, _ = negative_elbo(vae.module_, to_batch(encoded, device), eps[0], trim_fraction=0.3)
+    watched = vae._validation_loss(vae.module_, encoded, None, device)()
+    assert watched == pytest.approx(float(trained), rel=1e-6)
+
+
 def test_trim_fraction_changes_training():
     X = correlated()
     plain = VAE(**FAST, trim_fraction=0.0).fit(X)
