@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 import anovae
 from anovae import VAE
 from anovae.cli import cli
-from anovae.cli._launch import free_port
+from anovae.cli._launch import free_port, reporting_process
 from scale_data import telemetry, write_parquet_parts
 
 torch_distributed = pytest.importorskip("torch.distributed")
@@ -92,6 +92,13 @@ def test_bad_data_in_one_process_is_one_line_and_stops_both(data, tmp_path):
     errors = [line for line in done.stderr.splitlines() if line.strip()]
     assert errors == [f"Error: {parts / 'part-0000.parquet'}: column 's3' has an infinite value on row 151"]
     assert not model.exists()
+
+
+def test_the_error_shown_is_the_one_a_failing_process_sent():
+    # Process 0 stopped first, only because process 1 failed: process 1's line is shown.
+    assert reporting_process(0, {1: "t.csv: column 'a' has an infinite value on line 9"}) == 1
+    assert reporting_process(1, {0: "first", 1: "second"}) == 1
+    assert reporting_process(0, {}) is None
 
 
 def test_nproc_under_torchrun_is_a_usage_error(data, tmp_path, monkeypatch):

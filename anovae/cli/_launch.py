@@ -73,12 +73,25 @@ def launch(nproc, work, kwargs, debug=False):
     if failed.exitcode < 0:
         name = signal.Signals(-failed.exitcode).name
         raise click.ClickException(f"training process {rank} of {nproc} was killed by {name}")
-    if rank in messages:
-        error = click.ClickException(messages[rank])
-        error.exit_code = failed.exitcode
+    sender = reporting_process(rank, messages)
+    if sender is not None:
+        error = click.ClickException(messages[sender])
+        error.exit_code = processes[sender].exitcode or 1
         raise error
     # Nothing to add (it failed under --debug, and printed its traceback).
     raise click.exceptions.Exit(failed.exitcode)
+
+
+def reporting_process(first_failed, messages):
+    """The process whose error line to show: the first to fail if it sent one, else
+    the lowest-ranked that did (None if none did).
+
+    The first to exit may be one that stopped only because another failed: it
+    sends nothing, and the line worth showing is the other's.
+    """
+    if first_failed in messages:
+        return first_failed
+    return min(messages, default=None)
 
 
 def _process(rank, world_size, port, work, kwargs, debug, errors):
