@@ -76,6 +76,9 @@ def training_threads(module, batch_size):
     splitting it across threads costs more in synchronization than it saves, and
     on a busy machine waiting threads make it many times slower (measured: 0.17 s
     vs 1.4 s per epoch on the IoT sample with two threads on two loaded cores).
-    Only a step with real matrix work gets the default thread pool.
+    Only a step with real matrix work gets the default thread pool: the same held
+    for 1,024-row steps of the default network (71-137 ms per step with two threads
+    against 5-7 ms with one on the loaded machine, benchmarks/scale_training.py), so
+    the bar is 8 million multiply-adds of the widest layer per step.
     """
-    return 1 if batch_size * _widest(module) < 2_000_000 else None
+    return 1 if batch_size * _widest(module) < 8_000_000 else None
