@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._base import to_batch
+from ._base import _check_training_rows, to_batch
 from ._budget import MAX_VALIDATION_ROWS, batch_size_for, max_steps_for
 from ._ddp import current_group
 from ._device import cpu_threads, resolve_device, training_threads
@@ -97,6 +97,8 @@ def fit_stream(
     shard = source.units[group.rank :: group.size]
 
     stats = _statistics(source, shard, features, extra, sample_rows, split_seed, chunk_rows, group)
+    # The in-memory fit's minimum and warning, on the whole table's row count.
+    _check_training_rows(estimator, (stats.n_rows, len(features)))
     sample_ids, sample = stats.sample.result()
     codec = stats.codec(sample, estimator.likelihood, estimator.numeric_transform)
     estimator._frame(sample[features], reset=True)  # feature names, as fit sets them

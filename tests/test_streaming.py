@@ -174,6 +174,16 @@ def test_an_in_memory_refit_drops_the_streamed_fit_figures():
     assert not hasattr(model.fit(frame), "streaming_")
 
 
+def test_streamed_fit_has_the_in_memory_minimum_and_few_rows_warning():
+    from anovae.errors import DataError, FewRowsWarning
+
+    frame, _ = telemetry(30, seed=3)
+    with pytest.warns(FewRowsWarning, match="30 rows"):
+        VAE(max_steps=5).fit_stream(frame, buffer_rows=256)
+    with pytest.raises(DataError, match="minimum of 2"):
+        VAE(max_steps=5).fit_stream(frame.iloc[:1], buffer_rows=256)
+
+
 def test_a_function_returning_frames_is_a_source_read_several_times():
     frame, _ = telemetry(1200, seed=4)
     calls = []
