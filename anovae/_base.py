@@ -17,7 +17,7 @@ from ._device import cpu_threads, resolve_device, scoring_threads, training_thre
 from ._likelihoods import Batch, TabularLikelihood
 from ._networks import ACTIVATIONS, VAEModule
 from ._objectives import elbo_terms, gaussian_kl, log_likelihood_bound, rows_kept
-from ._persistence import load_module_arrays, module_arrays
+from ._persistence import load_module_arrays, loading_device, module_arrays
 from ._tabular import BERNOULLI, GAUSSIAN, TabularCodec
 from ._training import OPTIMIZERS, PRECISIONS, train
 from .errors import DataError, FewRowsWarning
@@ -525,11 +525,8 @@ class BaseVAE(BaseEstimator):
         params = cls._params_from_json(meta["params"])
         if isinstance(params.get("hidden_layer_sizes"), list):
             params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-        try:
-            resolve_device(params.get("device", "auto"))
-        except Exception:
-            # A model trained on a GPU must still load where there is none.
-            params["device"] = "cpu"
+        if "device" in params:
+            params["device"] = loading_device(params["device"])
         estimator = cls(**params)
         estimator._codec = TabularCodec(meta["codec"])
         estimator.feature_kinds_ = {c["name"]: c["kind"] for c in estimator._codec.columns}

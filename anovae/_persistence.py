@@ -407,6 +407,21 @@ def _json_default(value):
 
 
 # ---- helpers the estimators use ----------------------------------------------------
+def loading_device(device):
+    """The ``device`` parameter a model saved with ``device`` gets when loaded here.
+
+    Unchanged when this machine has that device; ``"cpu"`` when it does not, so that
+    a model trained on a GPU loads, and scores, where there is none.
+    """
+    from ._device import resolve_device
+
+    try:
+        resolve_device(device)
+    except Exception:
+        return "cpu"
+    return device
+
+
 def module_arrays(module, prefix="module."):
     return {prefix + k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
 

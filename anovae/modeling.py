@@ -18,7 +18,7 @@ from ._networks import _MAX_LOG_VAR as MAX_LOG_VAR
 from ._networks import _MIN_LOG_VAR as MIN_LOG_VAR
 from ._networks import VAEModule, mlp
 from ._objectives import elbo_terms, iwae_bound, log_likelihood_bound
-from ._persistence import load_module_arrays, module_arrays
+from ._persistence import load_module_arrays, loading_device, module_arrays
 from ._tabular import BERNOULLI, GAUSSIAN
 from ._training import OPTIMIZERS, train
 
@@ -33,6 +33,7 @@ __all__ = [
     "fixed_draws",
     "iwae_bound",
     "load_module_arrays",
+    "loading_device",
     "log_likelihood_bound",
     "mlp",
     "module_arrays",

@@ -75,3 +75,11 @@ def test_log_likelihood_bound_is_the_elbo_for_one_sample_and_the_iwae_bound_for_
 def test_rows_per_chunk_keeps_memory_flat(samples, width, device, rows):
     # Only the device's kind is read: no GPU is needed to ask about one.
     assert rows_per_chunk(samples, width, device) == rows
+
+
+def test_a_device_this_machine_lacks_loads_as_the_cpu():
+    from anovae.modeling import loading_device
+
+    assert loading_device("cpu") == "cpu" and loading_device("auto") == "auto"
+    assert loading_device("cuda:0") == ("cuda:0" if torch.cuda.is_available() else "cpu")
+    assert loading_device("no-such-device") == "cpu"

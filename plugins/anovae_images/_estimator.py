@@ -15,6 +15,7 @@ from anovae.modeling import (
     OPTIMIZERS,
     fixed_draws,
     load_module_arrays,
+    loading_device,
     log_likelihood_bound,
     module_arrays,
     resolve_device,
@@ -412,11 +413,8 @@ class ImageVAE(TransformerMixin, BaseEstimator):
     @classmethod
     def _from_anovae_state(cls, meta, arrays):
         params = dict(meta["params"])
-        try:
-            resolve_device(params.get("device", "auto"))
-        except Exception:
-            # A model trained on a GPU must still load where there is none.
-            params["device"] = "cpu"
+        if "device" in params:
+            params["device"] = loading_device(params["device"])
         estimator = cls(**params)
         try:
             backend, _ = estimator._resolve_backend()
