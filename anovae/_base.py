@@ -1,4 +1,9 @@
-"""What VAE and ConditionalVAE share: parameters, data handling, fitting, scoring."""
+"""What VAE and ConditionalVAE share: parameter validation, data checks, fit orchestration.
+
+Scoring (``_scoring.py``), decoding (``_decoding.py``) and the model file's state
+(``_state.py``) are plain functions over the estimator's parts; the methods here
+only hand them the network, codec, draws and device.
+"""
 
 import functools
 import warnings
@@ -12,56 +17,17 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _decoding, _scoring, _state
 from ._budget import EVAL_INTERVAL, MAX_VALIDATION_ROWS, batch_size_for, max_steps_for
-from ._device import cpu_threads, resolve_device, scoring_threads, training_threads
-from ._likelihoods import Batch, TabularLikelihood
+from ._device import cpu_threads, resolve_device, training_threads
+from ._likelihoods import TabularLikelihood
 from ._networks import ACTIVATIONS, VAEModule
-from ._objectives import elbo_terms, gaussian_kl, log_likelihood_bound, rows_kept
-from ._persistence import load_module_arrays, loading_device, module_arrays
+from ._objectives import elbo_terms, rows_kept
+from ._persistence import load_module_arrays, module_arrays
+from ._scoring import fixed_draws, to_batch
 from ._tabular import BERNOULLI, GAUSSIAN, TabularCodec
 from ._training import OPTIMIZERS, PRECISIONS, train
 from .errors import DataError, FewRowsWarning
-
-# Upper bound on the floats one scoring chunk materializes (samples x rows x width):
-# keeps memory flat whatever the number of rows. On a CPU the bound is the cache's:
-# chunks whose activations fit in a core's cache scored 200k rows x 20 columns (5
-# draws, one thread) at 668k rows/s against 227k rows/s for 32 MB chunks; a GPU
-# wants few, large launches.
-_CHUNK_ELEMENTS = 1 << 23
-_CPU_CHUNK_ELEMENTS = 1 << 19
-_MAX_CHUNK_ROWS = 65536
-
-
-def fixed_draws(seed, shape, device="cpu"):
-    """Standard normal draws of ``shape`` from their own generator seeded with ``seed``.
-
-    Drawn on the CPU, then moved to ``device``, so that a seed gives the same numbers
-    on every device. A model that scores with draws fixed at ``fit`` (common random
-    numbers for every row and every call) gives deterministic scores that do not
-    depend on which other rows are scored alongside. No global generator is touched.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(shape, generator=generator).to(device)
-
-
-def rows_per_chunk(samples, width, device="cpu"):
-    """How many rows one scoring chunk holds so that memory stays flat.
-
-    ``samples`` draws per row times ``width`` floats per row and draw (the widest
-    layer or output) are kept under about half a million floats per chunk on a CPU
-    (the activations stay in cache) and 8 million on a GPU, and a chunk never
-    exceeds 65,536 rows, whatever the number of rows scored.
-    """
-    budget = _CPU_CHUNK_ELEMENTS if torch.device(device).type == "cpu" else _CHUNK_ELEMENTS
-    return int(min(_MAX_CHUNK_ROWS, max(1, budget // (samples * width))))
-
-
-def to_batch(encoded, device):
-    return Batch(
-        torch.from_numpy(encoded.num).to(device),
-        torch.from_numpy(encoded.bin).to(device),
-        torch.from_numpy(encoded.cat).to(device),
-    )
 
 
 def transactional(fit):
@@ -344,7 +310,15 @@ class BaseVAE(BaseEstimator):
             **hooks,
         )
 
-    # ---- scoring -------------------------------------------------------------------
+    # ---- scoring (see _scoring.py) ------------------------------------------------
+    def _scoring_device(self):
+        return resolve_device(self.device)
+
+    def _device_for_scoring(self):
+        device = self._scoring_device()
+        self.module_.to(device).eval()
+        return device
+
     def _draws(self, shape, device):
         """Standard normal draws shared by every row (common random numbers).
 
@@ -353,127 +327,38 @@ class BaseVAE(BaseEstimator):
         """
         return fixed_draws(self._eps_seed, shape, device)
 
-    def _device_for_scoring(self):
-        device = resolve_device(self.device)
-        self.module_.to(device).eval()
-        return device
-
     def _chunk_rows(self, samples):
-        width = max(self.module_.likelihood.output_dim, *self.module_.encoder[0].weight.shape)
-        return rows_per_chunk(samples, width, resolve_device(self.device))
+        return _scoring.chunk_rows(self.module_, samples, self._scoring_device())
 
     def _map_chunks(self, encoded, fn, samples=1, conditions=None):
         """Apply ``fn(batch, condition) -> tensor`` chunk by chunk; concatenate as NumPy."""
-        device = self._device_for_scoring()
-        step = self._chunk_rows(samples)
-        outputs = []
-        # The same thread rule as training: a small network gains nothing from a
-        # second thread and loses much on a busy machine.
-        with torch.inference_mode(), cpu_threads(device, scoring_threads(self.module_)):
-            for start in range(0, len(encoded), step):
-                rows = slice(start, start + step)
-                batch = to_batch(encoded.take(rows), device)
-                condition = None
-                if conditions is not None:
-                    condition = torch.as_tensor(conditions[rows], dtype=torch.float32, device=device)
-                outputs.append(fn(batch, condition).double().cpu())
-        return torch.cat(outputs).numpy()
+        return _scoring.map_chunks(self.module_, encoded, fn, self._scoring_device(), samples, conditions)
 
     def _log_jacobian(self, encoded):
-        """Sum over each row's Gaussian cells of log |d model value / d original value|.
-
-        Added to the bound, it makes scores log-densities of the data as given, not
-        of its standardized (or power-transformed) copy. A missing cell counts with
-        its column's mean, as its likelihood term counts with its expected value.
-        """
-        if encoded.log_jac is None:
-            return np.full(len(encoded), -self._codec.log_scales().sum())
-        return encoded.log_jac.sum(axis=1, dtype=np.float64)
+        return _scoring.log_jacobian(self._codec, encoded)
 
     def _log_likelihood_bound(self, encoded, conditions=None):
-        """ELBO (n_importance_samples=1) or IWAE bound per row, in nats.
-
-        A missing cell contributes its expected log-likelihood given the observed
-        ones, so that rows with different numbers of observed cells are comparable:
-        leaving the cell out would make every incomplete row look more normal.
-        """
-        module = self.module_
-        k, s = self.n_importance_samples, self.n_mc_samples
-        eps = self._draws((s, k, 1, self.latent_dim), resolve_device(self.device))
-
-        def fn(batch, condition):
-            return log_likelihood_bound(module, batch, eps, condition, fill_missing=True)
-
-        bound = self._map_chunks(encoded, fn, samples=s * k, conditions=conditions)
-        return bound + self._log_jacobian(encoded)
+        """ELBO (n_importance_samples=1) or IWAE bound per row, in nats."""
+        device = self._scoring_device()
+        eps = self._draws((self.n_mc_samples, self.n_importance_samples, 1, self.latent_dim), device)
+        return _scoring.log_likelihood_bounds(self.module_, self._codec, encoded, eps, device, conditions)
 
     def _cell_scores(self, encoded, conditions=None):
         """Negative expected log-likelihood per cell (NaN where missing), table order."""
-        module = self.module_
-        s = self.n_mc_samples
-        eps = self._draws((s, 1, self.latent_dim), resolve_device(self.device))
-
-        def fn(batch, condition):
-            return elbo_terms(module, batch, eps, condition)[0]
-
-        cells = self._map_chunks(encoded, fn, samples=s, conditions=conditions)
-        codec = self._codec
-        g = len(codec.names(GAUSSIAN))
-        cells[:, :g] += -codec.log_scales() if encoded.log_jac is None else encoded.log_jac
-        missing = np.concatenate(
-            [np.isnan(encoded.num), np.isnan(encoded.bin), encoded.cat < 0], axis=1
-        )
-        scores = -cells
-        scores[missing] = np.nan
-        return scores[:, codec.column_order()]
+        device = self._scoring_device()
+        eps = self._draws((self.n_mc_samples, 1, self.latent_dim), device)
+        return _scoring.cell_scores(self.module_, self._codec, encoded, eps, device, conditions)
 
     def _latent_means(self, encoded, conditions=None):
-        module = self.module_
-
-        def fn(batch, condition):
-            return module.encode(batch, condition)[0]
-
-        return self._map_chunks(encoded, fn, conditions=conditions)
+        return _scoring.latent_means(self.module_, encoded, self._scoring_device(), conditions)
 
     def _kl(self, encoded, conditions=None):
-        module = self.module_
+        return _scoring.kl_terms(self.module_, encoded, self._scoring_device(), conditions)
 
-        def fn(batch, condition):
-            return gaussian_kl(*module.encode(batch, condition))
-
-        return self._map_chunks(encoded, fn, conditions=conditions)
-
-    # ---- decoding ------------------------------------------------------------------
+    # ---- decoding (see _decoding.py) -----------------------------------------------
     def _decode_latent(self, Z, condition=None, draw=None):
         """Decode latent rows; ``draw`` (a torch.Generator) samples x ~ p(x|z)."""
-        device = self._device_for_scoring()
-        module = self.module_
-        with torch.inference_mode():
-            z = torch.as_tensor(np.asarray(Z, dtype=np.float32), device=device)
-            out = module.decode(z, condition.to(device) if condition is not None else None)
-            mean, prob, cats = module.likelihood.expected_values(out)
-            if draw is not None:
-                mean, prob, cats = self._sample_cells(module.likelihood, out, cats, draw)
-        return self._codec.decode(
-            mean.double().cpu().numpy(),
-            prob.double().cpu().numpy(),
-            [c.double().cpu().numpy() for c in cats],
-        )
-
-    @staticmethod
-    def _sample_cells(likelihood, out, probs, generator):
-        """Draw x ~ p(x | z); ``probs`` are the category probabilities already computed."""
-        mean, log_var, logits_b, _ = likelihood.split(out)
-        noise = torch.randn(mean.shape, generator=generator).to(mean.device)
-        values = mean + torch.exp(0.5 * log_var) * noise
-        uniform = torch.rand(logits_b.shape, generator=generator).to(mean.device)
-        bits = (uniform < torch.sigmoid(logits_b)).to(mean.dtype)
-        onehots = []
-        for p in probs:
-            seen = p[:, :-1] / p[:, :-1].sum(dim=1, keepdim=True)
-            pick = torch.multinomial(seen.cpu(), 1, generator=generator).squeeze(1)
-            onehots.append(torch.nn.functional.one_hot(pick, p.shape[1]).to(mean.device).double())
-        return values, bits, onehots
+        return _decoding.decode_latent(self.module_, self._codec, Z, self._scoring_device(), condition, draw)
 
     def _output(self, frame):
         """A DataFrame if the model was fitted on one, else a float array."""
@@ -481,7 +366,7 @@ class BaseVAE(BaseEstimator):
             return frame
         return frame.to_numpy(dtype=np.float64)
 
-    # ---- persistence (see _persistence.py) -------------------------------------------
+    # ---- persistence (see _persistence.py for the file, _state.py for its content) ---
     def _module_conditions(self):
         """(n_conditions, condition_encoder) of the network; overridden by the CVAE."""
         return 0, False
@@ -495,26 +380,14 @@ class BaseVAE(BaseEstimator):
 
     def _anovae_state(self):
         check_is_fitted(self)
-        params = self._json_params()
         extra_meta, extra_arrays = self._extra_state()
-        meta = {
-            "params": params,
-            "codec": self._codec.columns,
-            "eps_seed": self._eps_seed,
-            "history": self.history_,
-            "training_budget": getattr(self, "training_budget_", None),
-            "n_features_in": int(self.n_features_in_),
-            "feature_names_in": (
-                [str(n) for n in self.feature_names_in_] if hasattr(self, "feature_names_in_") else None
-            ),
-            "extra": extra_meta,
-        }
+        meta = _state.fitted_meta(self, self._json_params(), extra_meta)
         arrays = module_arrays(self.module_)
         arrays.update(extra_arrays)
         return meta, arrays
 
     def _json_params(self):
-        return {key: _param_to_json(key, value) for key, value in self.get_params(deep=False).items()}
+        return _state.params_to_json(self.get_params(deep=False))
 
     @classmethod
     def _params_from_json(cls, params):
@@ -522,42 +395,9 @@ class BaseVAE(BaseEstimator):
 
     @classmethod
     def _from_anovae_state(cls, meta, arrays):
-        params = cls._params_from_json(meta["params"])
-        if isinstance(params.get("hidden_layer_sizes"), list):
-            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-        if "device" in params:
-            params["device"] = loading_device(params["device"])
-        estimator = cls(**params)
-        estimator._codec = TabularCodec(meta["codec"])
-        estimator.feature_kinds_ = {c["name"]: c["kind"] for c in estimator._codec.columns}
-        estimator._eps_seed = int(meta["eps_seed"])
-        estimator.history_ = list(meta["history"])
-        last = estimator.history_[-1] if estimator.history_ else {}
-        estimator.n_epochs_ = int(last.get("epoch", len(estimator.history_)))
-        estimator.n_steps_ = int(last.get("step", 0))
-        if meta.get("training_budget"):
-            estimator.training_budget_ = {k: int(v) for k, v in meta["training_budget"].items()}
-        estimator.n_features_in_ = int(meta["n_features_in"])
-        if meta.get("feature_names_in") is not None:
-            estimator.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
+        estimator = cls(**_state.loadable_params(cls._params_from_json(meta["params"])))
+        _state.restore_fitted(estimator, meta)
         estimator._restore_extra_state(meta.get("extra", {}), arrays)
-        n_conditions, condition_encoder = estimator._module_conditions()
-        module = estimator._build_module(estimator._codec, n_conditions, condition_encoder)
+        module = estimator._build_module(estimator._codec, *estimator._module_conditions())
         estimator.module_ = load_module_arrays(module, arrays).eval()
         return estimator
-
-
-def _param_to_json(key, value):
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, (tuple, list, np.ndarray)):
-        return [_param_to_json(key, v) for v in value]
-    if isinstance(value, torch.device):
-        return str(value)
-    if isinstance(value, np.random.RandomState):
-        # A generator's state is not a parameter a file should carry; the fitted
-        # weights and scoring draws are stored, so scores do not depend on it.
-        return None
-    raise DataError(f"parameter {key}={value!r} cannot be stored in a model file")

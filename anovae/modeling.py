@@ -11,14 +11,14 @@ like the core (same devices, same training, same file format) and never imports 
 module whose name starts with an underscore.
 """
 
-from ._base import _param_to_json as param_to_json
-from ._base import fixed_draws, rows_per_chunk
 from ._device import resolve_device
 from ._networks import _MAX_LOG_VAR as MAX_LOG_VAR
 from ._networks import _MIN_LOG_VAR as MIN_LOG_VAR
 from ._networks import VAEModule, mlp
 from ._objectives import elbo_terms, iwae_bound, log_likelihood_bound
 from ._persistence import load_module_arrays, loading_device, module_arrays
+from ._scoring import fixed_draws, rows_per_chunk
+from ._state import param_to_json
 from ._tabular import BERNOULLI, GAUSSIAN
 from ._training import OPTIMIZERS, train
 

@@ -190,8 +190,8 @@ def test_chunking_does_not_change_the_result(numeric, monkeypatch):
     _, X_missing, _, imputer = numeric
     whole = imputer.transform(X_missing)
     # Force chunks of a few rows: each row's estimate must not depend on its neighbours.
-    monkeypatch.setattr("anovae._base._CHUNK_ELEMENTS", 100 * 40 * 7)
-    monkeypatch.setattr("anovae._base._CPU_CHUNK_ELEMENTS", 100 * 40 * 7)
+    monkeypatch.setattr("anovae._scoring._CHUNK_ELEMENTS", 100 * 40 * 7)
+    monkeypatch.setattr("anovae._scoring._CPU_CHUNK_ELEMENTS", 100 * 40 * 7)
     assert imputer.estimator_._chunk_rows(100) < 10
     np.testing.assert_allclose(imputer.transform(X_missing), whole, rtol=1e-6, atol=1e-6)
 

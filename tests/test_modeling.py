@@ -37,7 +37,7 @@ def test_the_core_scores_with_the_public_draws_and_bound(fitted):
     frame = model._frame(X, reset=False)
     encoded = model._codec.encode(frame)
     eps = fixed_draws(model._eps_seed, (model.n_mc_samples, 1, 1, model.latent_dim))
-    from anovae._base import to_batch
+    from anovae._scoring import to_batch
 
     with torch.inference_mode():
         bound = log_likelihood_bound(model.module_, to_batch(encoded, "cpu"), eps, fill_missing=True)
@@ -47,7 +47,7 @@ def test_the_core_scores_with_the_public_draws_and_bound(fitted):
 
 def test_log_likelihood_bound_is_the_elbo_for_one_sample_and_the_iwae_bound_for_more(fitted):
     model, X = fitted
-    from anovae._base import to_batch
+    from anovae._scoring import to_batch
 
     batch = to_batch(model._codec.encode(model._frame(X, reset=False)), "cpu")
     module = model.module_.eval()

@@ -270,7 +270,7 @@ def test_gpu_fit_matches_api_and_returns_numpy():
 
 
 def test_trimmed_elbo_leaves_out_the_worst_rows_of_a_batch(fitted):
-    from anovae._base import to_batch
+    from anovae._scoring import to_batch
     from anovae._objectives import gaussian_kl, negative_elbo
 
     vae, X = fitted
@@ -294,7 +294,7 @@ def test_the_trim_rule_keeps_the_rounded_share_and_at_least_one_row(n, fraction,
 
 
 def test_early_stopping_watches_the_loss_trimmed_like_training(fitted):
-    from anovae._base import to_batch
+    from anovae._scoring import to_batch
     from anovae._objectives import negative_elbo
 
     _, X = fitted
