@@ -129,9 +129,10 @@ def _default_malloc():
     """Start local workers without the MALLOC_TRIM_THRESHOLD_ Dask gives them.
 
     Setting any glibc malloc tunable turns off its adaptive mmap threshold: every
-    tensor of a scoring chunk is then mapped and faulted in afresh, and scoring
-    100k x 20 rows took 0.61-0.64 s instead of 0.22-0.29 s in one process. Our
-    workers keep no data between tasks, which is what the setting is for.
+    tensor of a scoring chunk is then mapped and faulted in afresh, and 10M rows
+    took 138 s instead of 69 s on two workers (benchmarks/scale.py). The setting
+    hands freed memory back to the system sooner; a task here holds one chunk at a
+    time, so a worker's memory stays bounded without it.
     """
     import dask
 
