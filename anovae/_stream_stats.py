@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import _power
-from ._tabular import BERNOULLI, CATEGORICAL, GAUSSIAN, TabularCodec
+from ._tabular import BERNOULLI, CATEGORICAL, GAUSSIAN, TabularCodec, numeric_kind
 from .errors import DataError
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -205,17 +205,7 @@ def _numeric_spec(name, stats, sample, likelihood, numeric_transform):
         raise DataError(f"column {name!r} has no observed value: every cell is empty")
     in_unit = stats.min >= 0 and stats.max <= 1
     binary = stats.zeros + stats.ones == stats.count and stats.zeros > 0 and stats.ones > 0
-    if likelihood == BERNOULLI:
-        if not in_unit:
-            raise DataError(
-                f"column {name!r} has values outside [0, 1], which the "
-                "bernoulli likelihood cannot model; use likelihood='gaussian'"
-            )
-        kind = BERNOULLI
-    elif likelihood == "auto" and binary:
-        kind = BERNOULLI
-    else:
-        kind = GAUSSIAN
+    kind = numeric_kind(name, likelihood, in_unit, binary)
     spec = {"name": name, "kind": kind, "count": int(stats.count)}
     if kind != GAUSSIAN:
         spec["mean"] = float(stats.mean)

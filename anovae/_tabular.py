@@ -73,6 +73,24 @@ def _category_codes(series, categories):
     return codes
 
 
+def numeric_kind(name, likelihood, in_unit, binary):
+    """The likelihood of a numeric column: BERNOULLI or GAUSSIAN.
+
+    ``in_unit``: every observed value is in [0, 1]; ``binary``: they are 0s and 1s and
+    both appear. Shared by the in-memory codec and the streamed statistics.
+    """
+    if likelihood == BERNOULLI:
+        if not in_unit:
+            raise DataError(
+                f"column {name!r} has values outside [0, 1], which the "
+                "bernoulli likelihood cannot model; use likelihood='gaussian'"
+            )
+        return BERNOULLI
+    if likelihood == "auto" and binary:
+        return BERNOULLI
+    return GAUSSIAN
+
+
 class TabularCodec:
     """Learns per-column likelihoods and scales from a training table.
 
@@ -110,17 +128,7 @@ class TabularCodec:
             # Both values must appear: a constant 0 column is no evidence of a 0/1
             # feature, and a Bernoulli fit would then reject other values at scoring.
             binary = np.isin(observed, (0.0, 1.0)).all() and np.unique(observed).size == 2
-            if likelihood == BERNOULLI:
-                if not in_unit:
-                    raise DataError(
-                        f"column {name!r} has values outside [0, 1], which the "
-                        "bernoulli likelihood cannot model; use likelihood='gaussian'"
-                    )
-                kind = BERNOULLI
-            elif likelihood == "auto" and binary:
-                kind = BERNOULLI
-            else:
-                kind = GAUSSIAN
+            kind = numeric_kind(name, likelihood, in_unit, binary)
             spec = {"name": name, "kind": kind, "count": int(observed.size)}
             if kind == GAUSSIAN:
                 log_derivative = 0.0

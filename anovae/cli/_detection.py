@@ -179,24 +179,18 @@ def load_model(path, device=None):
     return estimator
 
 
-def train(X, training, params, labels=None, quiet=False):
-    """Fit a VAE on ``X`` with the command's options.
-
-    Returns the estimator, the seconds taken and ``score_samples(X)``, computed once
-    by the fit itself (scoring a large table twice costs seconds). The estimator
-    sets its own threshold; a supervised strategy (such as ``f1``) gets the known
-    labels through ``fit``'s ``y``.
-    """
+def estimator_for(training, params, has_labels, quiet=False):
+    """The VAE the training options describe; a strategy that learns from labels
+    (such as ``f1``) without ``--label-column`` is a usage error."""
     strategy = None
     if training.threshold is not None:
         strategy = get_threshold_strategy(training.threshold, **params)
-    supervised = bool(getattr(strategy, "supervised", False))
-    if supervised and labels is None:
-        raise click.BadParameter(
-            f"strategy {training.threshold!r} learns from labels; give --label-column",
-            param_hint="'--threshold'",
-        )
-    estimator = VAE(
+        if getattr(strategy, "supervised", False) and not has_labels:
+            raise click.BadParameter(
+                f"strategy {training.threshold!r} learns from labels; give --label-column",
+                param_hint="'--threshold'",
+            )
+    return VAE(
         latent_dim=training.latent_dim,
         max_epochs=training.epochs,
         max_steps=training.steps or "auto",
@@ -206,6 +200,18 @@ def train(X, training, params, labels=None, quiet=False):
         random_state=training.seed,
         verbose=0 if quiet else 1,
     )
+
+
+def train(X, training, params, labels=None, quiet=False):
+    """Fit a VAE on ``X`` with the command's options.
+
+    Returns the estimator, the seconds taken and ``score_samples(X)``, computed once
+    by the fit itself (scoring a large table twice costs seconds). The estimator
+    sets its own threshold; a supervised strategy (such as ``f1``) gets the known
+    labels through ``fit``'s ``y``.
+    """
+    estimator = estimator_for(training, params, labels is not None, quiet)
+    supervised = bool(getattr(estimator.threshold, "supervised", False))
     started = time.perf_counter()
     with warnings.catch_warnings():
         # check_training_rows already said so, naming the file.

@@ -178,24 +178,6 @@ def _row_word(data):
 
 
 def _estimator(training, params, quiet):
-    from .. import VAE
-    from ..thresholds import get_threshold_strategy
+    from ._detection import estimator_for
 
-    strategy = None
-    if training.threshold is not None:
-        strategy = get_threshold_strategy(training.threshold, **params)
-        if getattr(strategy, "supervised", False) and training.label_column is None:
-            raise click.BadParameter(
-                f"strategy {training.threshold!r} learns from labels; give --label-column",
-                param_hint="'--threshold'",
-            )
-    return VAE(
-        latent_dim=training.latent_dim,
-        max_epochs=training.epochs,
-        max_steps=training.steps or "auto",
-        contamination=training.contamination if training.contamination is not None else "auto",
-        threshold=strategy,
-        device=training.device,
-        random_state=training.seed,
-        verbose=0 if quiet else 1,
-    )
+    return estimator_for(training, params, training.label_column is not None, quiet)
