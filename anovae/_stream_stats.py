@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import _power
-from ._tabular import BERNOULLI, CATEGORICAL, GAUSSIAN, TabularCodec, numeric_kind
+from ._tabular import CATEGORICAL, GAUSSIAN, TabularCodec, numeric_kind
 from .errors import DataError
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
