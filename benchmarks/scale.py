@@ -1,5 +1,8 @@
 """Scoring at scale: ``anovae score`` in one process beside ``anovae score --dask``.
 
+(Training at scale, in memory vs streamed vs 2 DDP processes, is its companion
+``benchmarks/scale_training.py``; ``--training`` here runs it after the scoring runs.)
+
 Data, written into ``--work`` (a temporary folder by default, never the repository):
 
 - ``telemetry``: ``--rows`` rows (10M by default) of generated fleet telemetry, 20
@@ -442,6 +445,8 @@ def main(argv=None):
     parser.add_argument("--profile-rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=1, help="rounds of runs, interleaved; the fastest is shown")
     parser.add_argument("--data-home", default=os.environ.get("ANOVAE_DATA", "~/anovae_data"))
+    parser.add_argument("--training", action="store_true",
+                        help="then run benchmarks/scale_training.py on the same sizes")
     args = parser.parse_args(argv)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="anovae-scale-"))
@@ -477,6 +482,13 @@ def main(argv=None):
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+    if args.training:
+        import scale_training
+
+        scale_training.main(
+            ["--rows", str(args.rows), "--parts", str(args.parts), "--data-home", args.data_home]
+            + (["--no-donors"] if args.no_donors else [])
+        )
 
 
 if __name__ == "__main__":
