@@ -314,11 +314,6 @@ class BaseVAE(BaseEstimator):
     def _scoring_device(self):
         return resolve_device(self.device)
 
-    def _device_for_scoring(self):
-        device = self._scoring_device()
-        self.module_.to(device).eval()
-        return device
-
     def _draws(self, shape, device):
         """Standard normal draws shared by every row (common random numbers).
 

@@ -83,3 +83,86 @@ def test_a_device_this_machine_lacks_loads_as_the_cpu():
     assert loading_device("cpu") == "cpu" and loading_device("auto") == "auto"
     assert loading_device("cuda:0") == ("cuda:0" if torch.cuda.is_available() else "cpu")
     assert loading_device("no-such-device") == "cpu"
+
+
+# ---- building on a fitted model -----------------------------------------------------
+@pytest.fixture(scope="module")
+def mixed():
+    import pandas as pd
+
+    rng = np.random.RandomState(1)
+    frame = pd.DataFrame({
+        "a": rng.normal(size=150), "kind": rng.choice(["x", "y"], size=150),
+        "flag": (rng.rand(150) < 0.5).astype(float), "b": rng.normal(size=150),
+    })
+    frame.loc[::7, "a"] = np.nan
+    frame.loc[::11, "kind"] = None
+    model = VAE(max_steps=30, numeric_transform="standardize", random_state=0).fit(frame)
+    return model, frame
+
+
+def test_public_functions_reproduce_the_models_own_scores(mixed):
+    from anovae.modeling import encode_rows, map_chunks, scoring_draws
+
+    model, frame = mixed
+    encoded = encode_rows(model, frame)
+    eps = scoring_draws(model, (model.n_mc_samples, model.n_importance_samples, 1, model.latent_dim))
+    bound = map_chunks(
+        model, encoded, lambda batch, condition: log_likelihood_bound(model.module_, batch, eps, fill_missing=True),
+        samples=model.n_mc_samples,
+    )
+    # Standardized columns: the scores add the same Jacobian constant to every row.
+    offset = model.score_samples(frame) - bound
+    np.testing.assert_allclose(offset, offset[0], rtol=0, atol=1e-9)
+    means = map_chunks(model, encoded, lambda batch, condition: model.module_.encode(batch)[0])
+    np.testing.assert_array_equal(means, model.transform(frame))
+
+
+def test_scoring_draws_are_fixed_per_model(mixed):
+    from anovae.modeling import scoring_draws
+
+    model, _ = mixed
+    assert torch.equal(scoring_draws(model, (2, 1, 3)), scoring_draws(model, (2, 1, 3), "cpu"))
+    other = VAE(max_steps=5, random_state=1).fit(np.random.RandomState(0).normal(size=(60, 2)))
+    assert not torch.equal(scoring_draws(model, (2, 1, 3)), scoring_draws(other, (2, 1, 3)))
+
+
+def test_missing_cells_are_in_the_tables_order(mixed):
+    from anovae.modeling import encode_rows, missing_cells
+
+    model, frame = mixed
+    np.testing.assert_array_equal(missing_cells(model, encode_rows(model, frame)), frame.isna().to_numpy())
+
+
+def test_encode_rows_checks_the_columns_like_score_samples(mixed):
+    from anovae.modeling import encode_rows
+
+    model, frame = mixed
+    with pytest.raises(ValueError, match="feature names"):
+        encode_rows(model, frame.rename(columns={"a": "z"}))
+    assert len(encode_rows(model, frame.iloc[:5])) == 5
+
+
+def test_column_codec_decodes_network_values_to_the_tables_columns(mixed):
+    from anovae.modeling import BERNOULLI, GAUSSIAN, column_codec, encode_rows
+
+    model, frame = mixed
+    codec = column_codec(model)
+    assert codec.names() == list(frame.columns)
+    encoded = encode_rows(model, frame.iloc[1:4])
+    cats = [np.eye(k)[np.maximum(encoded.cat[:, i], 0)] for i, k in enumerate(codec.n_categories)]
+    decoded = codec.decode(encoded.num.astype(np.float64), encoded.bin.astype(np.float64), cats)
+    assert list(decoded.columns) == list(frame.columns)
+    np.testing.assert_allclose(decoded["b"], frame["b"].iloc[1:4], rtol=1e-6)
+    assert decoded["kind"].tolist() == frame["kind"].iloc[1:4].tolist()
+    assert len(codec.names(GAUSSIAN)) == 2 and codec.names(BERNOULLI) == ["flag"]
+
+
+def test_the_public_functions_need_a_fitted_model():
+    from sklearn.exceptions import NotFittedError
+
+    from anovae.modeling import column_codec, encode_rows, scoring_draws
+
+    for call in (lambda: encode_rows(VAE(), [[0.0]]), lambda: column_codec(VAE()), lambda: scoring_draws(VAE(), (1,))):
+        with pytest.raises(NotFittedError):
+            call()

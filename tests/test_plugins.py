@@ -326,15 +326,134 @@ def _private_core_names(node):
     return private
 
 
+#: Private names a plugin's own class may define because anovae asks for them: the
+#: model file protocol (see ``register_model_class``).
+_PLUGIN_PROTOCOL = {"_anovae_state", "_from_anovae_state", "_anovae_model_kind"}
+
+
+def _core_private_attributes():
+    """Private attribute names of anovae's objects: every ``_name`` the estimator
+    classes define (methods, class attributes) and every ``obj._name`` the core
+    assigns (``self._codec``, ``estimator._eps_seed``, ...)."""
+    import ast
+
+    import anovae
+
+    names = set()
+    for cls in (anovae.VAE, anovae.ConditionalVAE):
+        for klass in cls.__mro__:
+            if klass.__module__.startswith("anovae"):
+                names |= {name for name in vars(klass) if name.startswith("_")}
+    for path in Path(anovae.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            names |= {t.attr for t in targets if isinstance(t, ast.Attribute) and t.attr.startswith("_")}
+    return {name for name in names if not name.startswith("__")} - _PLUGIN_PROTOCOL
+
+
+def _private_core_attributes(tree, private):
+    """``obj._name`` accesses in a module's AST, for ``_name`` in ``private``, where
+    ``obj`` is not the plugin's own object.
+
+    The plugin's own objects are ``self`` and ``cls`` in a class that does not derive
+    from an anovae class, and names bound to ``cls(...)`` there; everything else (a
+    fitted ``VAE``, ``self.estimator_``, ``self`` in a subclass of ``VAE``) is
+    anovae's, and its private attributes are not the plugin's to use.
+    """
+    import ast
+
+    from_anovae = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "anovae"
+        for alias in node.names
+    }
+
+    def derives_from_anovae(cls):
+        for base in cls.bases:
+            root = base
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and (root.id in from_anovae or root.id == "anovae"):
+                return True
+        return False
+
+    own_by_node = {}
+    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+        if derives_from_anovae(cls):
+            continue
+        for method in (n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            own = {"self", "cls"}
+            own |= {
+                target.id
+                for node in ast.walk(method)
+                if isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Name)
+                and node.value.func.id == "cls"
+                for target in node.targets
+                if isinstance(target, ast.Name)
+            }
+            for node in ast.walk(method):
+                own_by_node[id(node)] = own
+    return [
+        (node.lineno, f"{ast.unparse(node.value)}.{node.attr}")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr in private
+        and not (isinstance(node.value, ast.Name) and node.value.id in own_by_node.get(id(node), ()))
+    ]
+
+
 @pytest.mark.parametrize("folder", ["plugins", "examples"])
 def test_built_in_plugins_use_only_the_public_api(folder):
     import ast
 
+    private = _core_private_attributes()
     offenders = []
     for path in sorted((Path(__file__).resolve().parents[1] / folder).rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
             offenders += [f"{path.name}:{node.lineno} {name}" for name in _private_core_names(node)]
+        offenders += [f"{path.name}:{line} {access}" for line, access in _private_core_attributes(tree, private)]
     assert offenders == []
+
+
+def test_the_core_privates_the_check_knows_include_the_scoring_internals():
+    assert {"_draws", "_map_chunks", "_codec", "_eps_seed", "_encode", "_log_likelihood_bound"} <= (
+        _core_private_attributes()
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def f(model):\n    return model._codec",
+        "def f(model):\n    return model._draws((1, 1, 2), 'cpu')",
+        "class Imputer:\n    def f(self):\n        return self.estimator_._map_chunks",
+        "class Imputer:\n    def f(self, model):\n        return model._eps_seed",
+        "from anovae import VAE\nclass Mine(VAE):\n    def f(self):\n        return self._encode",
+        "import anovae\nclass Mine(anovae.VAE):\n    def f(self):\n        return self._codec",
+    ],
+)
+def test_the_public_api_check_sees_private_attributes_of_anovae_objects(source):
+    import ast
+
+    assert _private_core_attributes(ast.parse(source), _core_private_attributes())
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "class Own:\n    def f(self):\n        return self._codec, self._map_chunks",
+        "class Own:\n    @classmethod\n    def load(cls):\n        own = cls()\n        own._eps_seed = 1",
+        "def f(model):\n    return model._names",  # not a name of anovae's
+    ],
+)
+def test_the_public_api_check_leaves_a_plugins_own_privates_alone(source):
+    import ast
+
+    assert _private_core_attributes(ast.parse(source), _core_private_attributes()) == []
 
 
 @pytest.mark.parametrize(

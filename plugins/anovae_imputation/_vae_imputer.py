@@ -10,7 +10,16 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from anovae import VAE
-from anovae.modeling import BERNOULLI, GAUSSIAN
+from anovae.modeling import (
+    BERNOULLI,
+    GAUSSIAN,
+    column_codec,
+    encode_rows,
+    map_chunks,
+    missing_cells,
+    resolve_device,
+    scoring_draws,
+)
 
 from ._miwae import conditional_modes, importance_weights, resampled_draws
 from ._tables import as_frame, complete, resolve_columns
@@ -169,7 +178,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         self._draw_seed = int(rng.randint(2**31 - 1))
         self.estimator_ = model.fit(frame)
         # 0/1 columns get 0 or 1, not a probability: the filled column keeps its values.
-        bits = model._codec.encode(frame).bin
+        bits = encode_rows(model, frame).bin
         self._binary = np.array(
             [np.isin(col[~np.isnan(col)], (0.0, 1.0)).all() for col in bits.T], dtype=bool
         )
@@ -223,11 +232,8 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         frame = as_frame(self, X, reset=False, names=self._names)
         model = self.estimator_
-        codec = model._codec
-        encoded = codec.encode(frame)
-        missing = np.concatenate(
-            [np.isnan(encoded.num), np.isnan(encoded.bin), encoded.cat < 0], axis=1
-        )[:, codec.column_order()]
+        encoded = encode_rows(model, frame)
+        missing = missing_cells(model, encoded)
         missing[:, np.setdiff1d(np.arange(missing.shape[1]), self._targets)] = False
         rows = np.flatnonzero(missing.any(axis=1))
         copies = 1 if n_draws is None else n_draws
@@ -251,8 +257,8 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         model = self.estimator_
         module = model.module_
         likelihood = module.likelihood
-        device = model._device_for_scoring()
-        eps = model._draws((self.n_importance_samples, 1, model.latent_dim), device)
+        device = resolve_device(model.device)
+        eps = scoring_draws(model, (self.n_importance_samples, 1, model.latent_dim), device)
         binary = torch.as_tensor(self._binary, device=device)
 
         def fill(batch, _):
@@ -262,11 +268,11 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             return resampled_draws(likelihood, out, weights, binary, n_draws, generator)
 
         samples = self.n_importance_samples + (n_draws or 0)
-        return model._map_chunks(encoded, fill, samples=samples)
+        return map_chunks(model, encoded, fill, samples=samples)
 
     def _decode(self, values):
         """Model-space values (n, G + B + C) to a DataFrame in the original units."""
-        codec = self.estimator_._codec
+        codec = column_codec(self.estimator_)
         g, b = len(codec.names(GAUSSIAN)), len(codec.names(BERNOULLI))
         codes = values[:, g + b :].astype(np.int64)
         onehots = [np.eye(k)[codes[:, i]] for i, k in enumerate(codec.n_categories)]
