@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import _power
-from ._tabular import CATEGORICAL, GAUSSIAN, TabularCodec, numeric_kind
+from ._tabular import GAUSSIAN, TabularCodec, categorical_spec, numeric_kind
 from .errors import DataError
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -177,7 +177,7 @@ class StreamStats:
                 sample = sample_frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
                 columns.append(_numeric_spec(name, self.numbers[name], sample[~np.isnan(sample)], likelihood, numeric_transform))
             else:
-                columns.append(_categorical_spec(name, self.categories[name]))
+                columns.append(categorical_spec(name, self.categories[name]))
         return TabularCodec(columns)
 
 
@@ -231,16 +231,3 @@ def _numeric_spec(name, stats, sample, likelihood, numeric_transform):
     spec["mean_log_jacobian"] = log_derivative - float(np.log(spec["scale"]))
     return spec
 
-
-def _categorical_spec(name, counts):
-    if not counts:
-        raise DataError(f"column {name!r} has no observed value: every cell is empty")
-    categories = sorted(counts, key=lambda v: (str(type(v)), v))
-    total = sum(counts.values())
-    return {
-        "name": name,
-        "kind": CATEGORICAL,
-        "categories": categories,
-        "frequencies": [counts[c] / total for c in categories],
-        "count": int(total),
-    }

@@ -73,6 +73,23 @@ def _category_codes(series, categories):
     return codes
 
 
+def categorical_spec(name, counts):
+    """A categorical column's codec entry from ``{category: count}`` (categories in a
+    fixed order, whatever their types). Shared by the in-memory codec and the streamed
+    statistics."""
+    if not counts:
+        raise DataError(f"column {name!r} has no observed value: every cell is empty")
+    categories = sorted(counts, key=lambda v: (str(type(v)), v))
+    total = sum(counts.values())
+    return {
+        "name": name,
+        "kind": CATEGORICAL,
+        "categories": categories,
+        "frequencies": [counts[c] / total for c in categories],
+        "count": int(total),
+    }
+
+
 def numeric_kind(name, likelihood, in_unit, binary):
     """The likelihood of a numeric column: BERNOULLI or GAUSSIAN.
 
@@ -159,15 +176,7 @@ class TabularCodec:
                 continue  # an unused level of a pandas Categorical was never seen
             key = _python_scalar(value)
             counts[key] = counts.get(key, 0) + int(count)
-        categories = sorted(counts, key=lambda v: (str(type(v)), v))
-        total = sum(counts.values())
-        return {
-            "name": name,
-            "kind": CATEGORICAL,
-            "categories": categories,
-            "frequencies": [counts[c] / total for c in categories],
-            "count": int(total),
-        }
+        return categorical_spec(name, counts)
 
     # ---- layout --------------------------------------------------------------------
     def names(self, kind=None):
