@@ -13,6 +13,7 @@ A function returning a fresh iterable of DataFrames on each call is a source too
 into pieces, such as a large CSV read in chunks.
 """
 
+import abc
 import glob
 import os
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ class Unit:
     first_id: int = 0  # global id of its first row (see number_units)
 
 
-class TableSource:
+class TableSource(abc.ABC):
     """Base class: ``units``, ``columns``, ``numeric`` (the columns read as numbers)
     and ``read(unit, columns, chunk_rows)``."""
 
@@ -48,9 +49,9 @@ class TableSource:
     numeric: set
     shardable = True
 
+    @abc.abstractmethod
     def read(self, unit, columns, chunk_rows):
         """Yield DataFrames of at most ``chunk_rows`` rows of ``unit``, ``columns`` only."""
-        raise NotImplementedError
 
     #: How messages count rows: "row" (from 1) or, for a CSV file, "line" (the
     #: header is line 1), as the command line's messages do.

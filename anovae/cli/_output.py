@@ -12,6 +12,7 @@ command leaves no partial output. A CSV output carries the input's cells as writ
 the types of the input's columns.
 """
 
+import abc
 import bz2
 import contextlib
 import gzip
@@ -84,7 +85,7 @@ def check_table_output(path, *, force, inputs=(), option="-o"):
     output_format(path, option)
 
 
-class TableOutput:
+class TableOutput(abc.ABC):
     """One result table being written, chunk by chunk (from :func:`open_table_output`)."""
 
     #: Whether the output is text (CSV), and so carries the input's cells as written.
@@ -96,9 +97,9 @@ class TableOutput:
         there are some, else the values as read (``frame``)."""
         return cells if self.text and cells is not None else frame
 
+    @abc.abstractmethod
     def write(self, frame):
         """Append ``frame``'s rows (the first call writes the header, or fixes the types)."""
-        raise NotImplementedError
 
 
 class _CsvOutput(TableOutput):
