@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ._atomic import atomic_write
+from ._device import resolve_device
 from .errors import ModelFileError, PluginError
 
 FORMAT = "anovae-model"
@@ -413,8 +414,6 @@ def loading_device(device):
     Unchanged when this machine has that device; ``"cpu"`` when it does not, so that
     a model trained on a GPU loads, and scores, where there is none.
     """
-    from ._device import resolve_device
-
     try:
         resolve_device(device)
     except Exception:
