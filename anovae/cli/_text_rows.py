@@ -16,10 +16,12 @@ import os
 
 import pandas as pd
 
+from ._compression import FORMATS
+
 __all__ = ["TextRows", "iter_text_rows", "read_text_rows"]
 
-# Suffixes pandas decompresses by: their lines are not the file's bytes.
-_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zip", ".zst", ".tar", ".tgz", ".zstd")
+# Suffixes pandas decompresses by (tar archives too): their lines are not the file's bytes.
+_COMPRESSED_SUFFIXES = (*FORMATS, ".tar", ".tgz")
 
 
 class TextRows:
