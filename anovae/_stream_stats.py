@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import _power
-from ._tabular import GAUSSIAN, TabularCodec, categorical_spec, numeric_kind
+from ._tabular import GAUSSIAN, TabularCodec, _python_scalar, categorical_spec, numeric_kind
 from .errors import DataError
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -153,7 +153,7 @@ class StreamStats:
         for name, counts in self.categories.items():
             for value, count in frame[name].value_counts(sort=False, dropna=True).items():
                 if count:  # an unused level of a pandas Categorical was never seen
-                    key = value.item() if isinstance(value, np.generic) else value
+                    key = _python_scalar(value)
                     counts[key] = counts.get(key, 0) + int(count)
         self.sample.add(frame[self.features + self.extra], ids)
         self.n_rows += len(frame)
