@@ -188,7 +188,6 @@ def _check_shape(frame, path):
 # ---- tables kept in several files: a folder of parts, or a glob ------------------------
 _GLOB_CHARS = ("*", "?", "[")
 _TEXT_SUFFIXES = (".csv", ".tsv", ".tab", ".psv", ".txt")
-_PART_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
 # Where each file of a multi-file table starts (0-based row, file), by the path the
 # user gave, so that row_label can name the file and its own line.
 _PART_STARTS = {}
@@ -201,7 +200,7 @@ def _part_key(path):
 def _is_data_name(name):
     lowered = name.lower()
     stem, suffix = os.path.splitext(lowered)
-    if suffix in _PART_COMPRESSION or suffix == ".zst":
+    if suffix in _COMPRESSED or suffix == ".zst":
         lowered = stem
     return lowered.endswith(PARQUET_SUFFIXES + _TEXT_SUFFIXES)
 
@@ -252,7 +251,7 @@ def _has_rows(part):
             return pq.ParquetFile(part).metadata.num_rows > 0
         except Exception:
             return True  # reading it reports the problem, naming the file
-    compression = _PART_COMPRESSION.get(os.path.splitext(part.lower())[1])
+    compression = _COMPRESSED.get(os.path.splitext(part.lower())[1])
     if part.lower().endswith((".zst", ".zip")):
         return True
     try:
