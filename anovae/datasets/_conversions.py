@@ -12,6 +12,15 @@ import zipfile
 from pathlib import Path
 
 
+def file_sha256(path, *, opener=open):
+    """SHA-256 of the bytes ``opener(path, "rb")`` reads, a block at a time."""
+    digest = hashlib.sha256()
+    with opener(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def content_sha256(kind, path):
     """SHA-256 of what a converted file holds, whatever compressor wrote it.
 
@@ -20,11 +29,7 @@ def content_sha256(kind, path):
     """
     try:
         if kind == "gzip":
-            digest = hashlib.sha256()
-            with gzip.open(path, "rb") as stream:
-                for block in iter(lambda: stream.read(1 << 20), b""):
-                    digest.update(block)
-            return digest.hexdigest()
+            return file_sha256(path, opener=gzip.open)
         if kind == "frey-npz":
             import numpy as np
 

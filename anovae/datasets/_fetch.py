@@ -7,7 +7,6 @@ never overwritten if it is not; a failed download leaves nothing behind.
 """
 
 import contextlib
-import hashlib
 import os
 import re
 import tempfile
@@ -15,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from ..errors import DataError
-from ._conversions import CONVERSIONS, content_sha256
+from ._conversions import CONVERSIONS, content_sha256, file_sha256
 from ._home import get_data_home
 from ._registry import DATASETS, GROUPS, expand
 
@@ -124,17 +123,9 @@ def fetch_frey_face(*, data_home=None, base_url=None, retries=DEFAULT_RETRIES):
 # ---- checks -------------------------------------------------------------------------
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _is_published(entry, path):
     """Whether the file at ``path`` is the published ``entry``."""
-    if _sha256(path) == entry.sha256:
+    if file_sha256(path) == entry.sha256:
         return True
     if entry.content_sha256 is None:
         return False
@@ -272,7 +263,7 @@ def _fetch_converted(pooch, dataset, entry, home, retries, report):
     target.parent.mkdir(parents=True, exist_ok=True)
     local = home / entry.source_path if entry.source_path else None
     with tempfile.TemporaryDirectory(prefix=".fetch-", dir=target.parent) as scratch:
-        if local is not None and local.is_file() and _sha256(local) == entry.url_sha256:
+        if local is not None and local.is_file() and file_sha256(local) == entry.url_sha256:
             report(f"{entry.path}: made from {entry.source_path}, already there")
             source = local
         else:
@@ -281,7 +272,7 @@ def _fetch_converted(pooch, dataset, entry, home, retries, report):
                                dataset=dataset, path=entry.path, retries=retries)
         with atomic_path(target, replace=False) as tmp:
             CONVERSIONS[entry.convert](source, tmp)
-            made = _sha256(tmp)
+            made = file_sha256(tmp)
             if made != entry.sha256 and (
                 entry.content_sha256 is None
                 or content_sha256(entry.convert, tmp) != entry.content_sha256
