@@ -282,8 +282,7 @@ class BaseVAE(BaseEstimator):
         self.history_ = history
         self.module_ = module
         self.training_budget_ = {"batch_size": batch_size, "max_steps": max_steps}
-        self.n_steps_ = self.history_[-1]["step"] if self.history_ else 0
-        self.n_epochs_ = self.history_[-1]["epoch"] if self.history_ else 0
+        self.n_epochs_, self.n_steps_ = _state.training_counts(history)
 
     def _train(self, module, data, conditions, validation_loss, device, seed, *, batch_size, max_steps, **hooks):
         """Run ``train`` with the estimator's parameters; ``hooks``: ``batches``,

@@ -70,15 +70,23 @@ def fitted_meta(estimator, params, extra):
     }
 
 
+def training_counts(history):
+    """(epochs, steps) a training ``history_`` ran: its last record's, or (0, 0).
+
+    Older model files, whose records lack these keys, count one epoch per record
+    and no steps.
+    """
+    last = history[-1] if history else {}
+    return int(last.get("epoch", len(history))), int(last.get("step", 0))
+
+
 def restore_fitted(estimator, meta):
     """Set the fitted values of :func:`fitted_meta` (all but the network) on ``estimator``."""
     estimator._codec = TabularCodec(meta["codec"])
     estimator.feature_kinds_ = {c["name"]: c["kind"] for c in estimator._codec.columns}
     estimator._eps_seed = int(meta["eps_seed"])
     estimator.history_ = list(meta["history"])
-    last = estimator.history_[-1] if estimator.history_ else {}
-    estimator.n_epochs_ = int(last.get("epoch", len(estimator.history_)))
-    estimator.n_steps_ = int(last.get("step", 0))
+    estimator.n_epochs_, estimator.n_steps_ = training_counts(estimator.history_)
     if meta.get("training_budget"):
         estimator.training_budget_ = {k: int(v) for k, v in meta["training_budget"].items()}
     estimator.n_features_in_ = int(meta["n_features_in"])
