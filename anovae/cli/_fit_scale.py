@@ -94,7 +94,15 @@ def scaled_fit(data, model_out, training, params, reading, quiet, stream, buffer
 def _fit(data, model_out, training, params, reading, quiet, stream, buffer_rows, group):
     from .. import save
     from .._streaming import fit_stream
-    from ._detection import features_line, label_report, label_targets, report, threshold_line, training_line
+    from ._detection import (
+        estimator_for,
+        features_line,
+        label_report,
+        label_targets,
+        report,
+        threshold_line,
+        training_line,
+    )
     from ._io import atomic_path, check_columns
 
     source = _open(data, reading, stream, group, buffer_rows)
@@ -105,7 +113,7 @@ def _fit(data, model_out, training, params, reading, quiet, stream, buffer_rows,
     features = [c for c in source.columns if c not in set(training.exclude) | {label}]
     if not features:
         raise click.UsageError("no feature column left once --exclude and --label-column are applied")
-    estimator = _estimator(training, params, quiet or group.rank != 0)
+    estimator = estimator_for(training, params, label is not None, quiet or group.rank != 0)
     found = {}
 
     def to_labels(series):
@@ -148,7 +156,7 @@ def _fit(data, model_out, training, params, reading, quiet, stream, buffer_rows,
 
 def _open(data, reading, stream, group, buffer_rows):
     """The table source of DATA: Parquet pieces, CSV chunks, or a table read whole."""
-    from .._sources import FrameSource, FunctionSource, ParquetSource, parquet_files
+    from .._sources import FrameSource, FunctionSource, ParquetSource, numeric_columns, parquet_files
     from ._io import STDIO, iter_table, read_table
 
     if data != STDIO and parquet_files(data) is not None and (stream or group.size > 1):
@@ -159,8 +167,6 @@ def _open(data, reading, stream, group, buffer_rows):
         head = next(iter_table(data, chunksize=1000, **reading))
         # Text columns stay text in every chunk ("007" must not become 7 in a chunk
         # that happens to hold only digits).
-        from .._sources import numeric_columns
-
         numeric = numeric_columns(head)
         text = {c: "string" for c in head.columns if str(c) not in numeric} or None
         chunk = max(1, buffer_rows // 2)
@@ -175,9 +181,3 @@ def _row_word(data):
 
     # The command line's own convention: "line N" in a CSV file, "row N" in Parquet.
     return row_label(data, 0).split()[0]
-
-
-def _estimator(training, params, quiet):
-    from ._detection import estimator_for
-
-    return estimator_for(training, params, training.label_column is not None, quiet)
