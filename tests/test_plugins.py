@@ -1,6 +1,7 @@
 """The plugin manager: registration, isolation of broken plugins, documentation."""
 
 import doctest
+import functools
 import importlib
 import inspect
 from pathlib import Path
@@ -331,6 +332,7 @@ def _private_core_names(node):
 _PLUGIN_PROTOCOL = {"_anovae_state", "_from_anovae_state", "_anovae_model_kind"}
 
 
+@functools.cache  # parses every core module; a dozen cases ask for the same set
 def _core_private_attributes():
     """Private attribute names of anovae's objects: every ``_name`` the estimator
     classes define (methods, class attributes) and every ``obj._name`` the core
@@ -348,7 +350,7 @@ def _core_private_attributes():
         for node in ast.walk(ast.parse(path.read_text())):
             targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
             names |= {t.attr for t in targets if isinstance(t, ast.Attribute) and t.attr.startswith("_")}
-    return {name for name in names if not name.startswith("__")} - _PLUGIN_PROTOCOL
+    return frozenset(name for name in names if not name.startswith("__")) - _PLUGIN_PROTOCOL
 
 
 def _private_core_attributes(tree, private):
