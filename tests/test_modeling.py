@@ -7,6 +7,7 @@ import torch
 from anovae import VAE
 from anovae.modeling import (
     elbo_terms,
+    encode_rows,
     fixed_draws,
     iwae_bound,
     log_likelihood_bound,
@@ -34,8 +35,7 @@ def test_fixed_draws_repeat_and_leave_the_global_generator_alone():
 
 def test_the_core_scores_with_the_public_draws_and_bound(fitted):
     model, X = fitted
-    frame = model._frame(X, reset=False)
-    encoded = model._codec.encode(frame)
+    encoded = encode_rows(model, X)
     eps = fixed_draws(model._eps_seed, (model.n_mc_samples, 1, 1, model.latent_dim))
     from anovae._scoring import to_batch
 
@@ -49,7 +49,7 @@ def test_log_likelihood_bound_is_the_elbo_for_one_sample_and_the_iwae_bound_for_
     model, X = fitted
     from anovae._scoring import to_batch
 
-    batch = to_batch(model._codec.encode(model._frame(X, reset=False)), "cpu")
+    batch = to_batch(encode_rows(model, X), "cpu")
     module = model.module_.eval()
     with torch.inference_mode():
         single = fixed_draws(1, (3, 1, 1, model.latent_dim))
