@@ -208,7 +208,7 @@ class BaseVAE(BaseEstimator):
         stopping. Returns the encoded table and the indices of the held-out rows.
         """
         self._codec = TabularCodec.fit(frame, self.likelihood, self.numeric_transform)
-        self.feature_kinds_ = {c["name"]: c["kind"] for c in self._codec.columns}
+        self.feature_kinds_ = self._codec.kinds()
         encoded = self._codec.encode(frame)
         init_seed, train_seed, split_seed = self._training_seeds()
         device = resolve_device(self.device)

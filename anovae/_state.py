@@ -83,7 +83,7 @@ def training_counts(history):
 def restore_fitted(estimator, meta):
     """Set the fitted values of :func:`fitted_meta` (all but the network) on ``estimator``."""
     estimator._codec = TabularCodec(meta["codec"])
-    estimator.feature_kinds_ = {c["name"]: c["kind"] for c in estimator._codec.columns}
+    estimator.feature_kinds_ = estimator._codec.kinds()
     estimator._eps_seed = int(meta["eps_seed"])
     estimator.history_ = list(meta["history"])
     estimator.n_epochs_, estimator.n_steps_ = training_counts(estimator.history_)

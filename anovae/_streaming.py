@@ -103,7 +103,7 @@ def fit_stream(
     codec = stats.codec(sample, estimator.likelihood, estimator.numeric_transform)
     estimator._frame(sample[features], reset=True)  # feature names, as fit sets them
     estimator._codec = codec
-    estimator.feature_kinds_ = {c["name"]: c["kind"] for c in codec.columns}
+    estimator.feature_kinds_ = codec.kinds()
 
     strategy = estimator._threshold_strategy()
     held_out = bool(getattr(strategy, "needs_held_out", False))

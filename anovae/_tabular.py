@@ -182,6 +182,10 @@ class TabularCodec:
     def names(self, kind=None):
         return [c["name"] for c in self.columns if kind is None or c["kind"] == kind]
 
+    def kinds(self):
+        """``{column: kind}``: what ``feature_kinds_`` reports."""
+        return {c["name"]: c["kind"] for c in self.columns}
+
     def _of(self, kind):
         return [c for c in self.columns if c["kind"] == kind]
 
