@@ -28,7 +28,7 @@ import os
 import torch
 
 from ._objectives import negative_elbo
-from .errors import AnovaeError
+from .errors import AnovaeError, one_line_reason
 
 DEFAULT_TIMEOUT_S = 600
 
@@ -82,7 +82,7 @@ class ProcessGroup:
         try:
             mine = (True, compute())
         except Exception as exc:  # reported to the others, then raised here
-            mine, error = (False, " ".join(str(exc).split()) or type(exc).__name__), exc
+            mine, error = (False, one_line_reason(exc)), exc
         else:
             error = None
         gathered = [None] * self.size

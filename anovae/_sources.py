@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, one_line_reason
 
 #: Rows of one unit cut from an in-memory DataFrame: small enough that the
 #: shuffled order of units mixes the table well, large enough to encode cheaply.
@@ -126,7 +126,7 @@ class ParquetSource(TableSource):
         except DataError:
             raise
         except Exception as exc:  # pyarrow's errors name the bad file in their text
-            raise DataError(f"{self.path}: cannot read as Parquet: {_one_line(exc)}") from None
+            raise DataError(f"{self.path}: cannot read as Parquet: {one_line_reason(exc)}") from None
         self._fragments = fragments
         schema = self.dataset.schema
         self.columns = [str(name) for name in schema.names]
@@ -143,7 +143,7 @@ class ParquetSource(TableSource):
                 if batch.num_rows:
                     yield batch.to_pandas()
         except Exception as exc:
-            raise DataError(f"{unit.label}: cannot read row group {rg_index}: {_one_line(exc)}") from None
+            raise DataError(f"{unit.label}: cannot read row group {rg_index}: {one_line_reason(exc)}") from None
 
     def memory_bytes(self):
         """Uncompressed size of the data, from the files' metadata (no data read)."""
@@ -271,6 +271,3 @@ def numeric_columns(frame):
         if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
     }
 
-
-def _one_line(exc):
-    return " ".join(str(exc).split()) or type(exc).__name__

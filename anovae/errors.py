@@ -23,3 +23,9 @@ class PluginError(AnovaeError, ValueError):
 
 class FewRowsWarning(UserWarning):
     """A model was trained on too few rows for its scores and threshold to be trusted."""
+
+
+def one_line_reason(exc):
+    """``exc``'s message on one line (its type's name when it has none), for the
+    one-line errors the command line prints."""
+    return " ".join(str(exc).split()) or type(exc).__name__

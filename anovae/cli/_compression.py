@@ -14,7 +14,7 @@ import os
 import zipfile
 import zlib
 
-from ..errors import DataError
+from ..errors import DataError, one_line_reason
 
 __all__ = ["DECODER_ERRORS", "decompression_error"]
 
@@ -59,7 +59,7 @@ def decompression_error(path, exc):
     if name == "zstd" and isinstance(exc, ImportError):
         return DataError(f"{path}: reading zstd-compressed files needs the zstandard package (pip install zstandard)")
     if _is_decoder_error(exc):
-        reason = " ".join(str(exc).split()) or type(exc).__name__
+        reason = one_line_reason(exc)
         return DataError(
             f"{path}: not valid {name} data ({reason}); a name ending in {suffix} is read as "
             f"{name}-compressed"

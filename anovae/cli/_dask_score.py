@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import click
 
-from ..errors import DataError
+from ..errors import DataError, one_line_reason
 
 #: Seconds to wait for a scheduler given by address before giving up.
 CONNECT_TIMEOUT = 5
@@ -171,7 +171,7 @@ def dask_client(address):
     try:
         client = Client(address, timeout=f"{CONNECT_TIMEOUT}s")
     except (OSError, TimeoutError, ValueError) as exc:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
+        reason = one_line_reason(exc)
         raise DataError(
             f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT} s ({reason})"
         ) from None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 import click
 from click.core import ParameterSource
 
-from ..errors import AnovaeError, PluginError
+from ..errors import AnovaeError, PluginError, one_line_reason
 
 # NumPy, torch (_device) and scikit-learn (thresholds) are imported by the functions
 # that need them: the commands' option declarations must import nothing heavy, so
@@ -225,7 +225,7 @@ def _try_parameters(name, params):
             strategy.fit(scores, labels if supervised else None)
     except Exception as exc:
         raise click.BadParameter(
-            " ".join(str(exc).split()) or type(exc).__name__, param_hint="'--threshold-param'"
+            one_line_reason(exc), param_hint="'--threshold-param'"
         ) from None
 
 
