@@ -52,6 +52,46 @@ def _is_numeric(series):
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
+def _is_plain_number(dtype):
+    """A NumPy integer or float dtype: no missing-value marker to translate, no bool."""
+    return isinstance(dtype, np.dtype) and dtype.kind in "iuf"
+
+
+#: Bytes of float64 columns gathered at once by ``_contiguous_columns``.
+_COLUMN_GROUP_BYTES = 1 << 26
+#: Cells of one tile of ``_transposed`` (and of one row chunk of ``encode``): a
+#: few hundred kilobytes of float64, which stay in a core's cache.
+_TILE_CELLS = 1 << 15
+
+
+def _contiguous_columns(frame, positions):
+    """Yield ``(position, float64 column)`` for the columns at ``positions``, each
+    column contiguous in memory.
+
+    A DataFrame built on a row-major array holds each column with a stride of the
+    whole row, and every per-column pass over a million strided cells reads a
+    cache line per cell. Gathering a group of neighbouring columns at once reads
+    each row's cache lines once per group instead of once per column.
+    """
+    per_group = max(1, _COLUMN_GROUP_BYTES // (8 * max(1, len(frame))))
+    for start in range(0, len(positions), per_group):
+        group = positions[start : start + per_group]
+        yield from zip(group, _transposed(frame.iloc[:, group].to_numpy(dtype=np.float64)))
+
+
+def _transposed(values):
+    """C-contiguous copy of ``values.T`` (no copy if it already is one), built tile
+    by tile: numpy's copy of a transposed view strides through memory, and tiles
+    that stay in cache made it three times faster on a million rows."""
+    if values.T.flags.c_contiguous:
+        return values.T
+    out = np.empty(values.shape[::-1], dtype=values.dtype)
+    rows = _TILE_CELLS // max(1, values.shape[1])
+    for start in range(0, values.shape[0], rows):
+        out[:, start : start + rows] = values[start : start + rows].T
+    return out
+
+
 def _python_scalar(value):
     return value.item() if isinstance(value, np.generic) else value
 
@@ -123,50 +163,22 @@ class TabularCodec:
     def fit(cls, frame, likelihood="auto", numeric_transform="standardize"):
         """``numeric_transform``: "standardize", or "yeo-johnson" to power-transform
         each Gaussian column first (see ``_power``)."""
-        columns = []
-        for name in frame.columns:
-            series = frame[name]
-            columns.append(cls._fit_column(str(name), series, likelihood, numeric_transform))
+        columns = [None] * frame.shape[1]
+        plain = [i for i, dtype in enumerate(frame.dtypes) if _is_plain_number(dtype)]
+        for i, values in _contiguous_columns(frame, plain):
+            columns[i] = cls._fit_numeric(str(frame.columns[i]), values, likelihood, numeric_transform)
+        for i, name in enumerate(frame.columns):
+            if columns[i] is None:
+                columns[i] = cls._fit_column(str(name), frame.iloc[:, i], likelihood, numeric_transform)
         return cls(columns)
 
-    @staticmethod
-    def _fit_column(name, series, likelihood, numeric_transform="standardize"):
+    @classmethod
+    def _fit_column(cls, name, series, likelihood, numeric_transform="standardize"):
         if pd.api.types.is_bool_dtype(series) and likelihood != GAUSSIAN:
             series = series.astype("float64")
         if _is_numeric(series) or pd.api.types.is_bool_dtype(series):
-            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-            observed = values[~np.isnan(values)]
-            if np.isinf(observed).any():
-                row = int(np.flatnonzero(np.isinf(values))[0])
-                raise DataError(f"column {name!r} has an infinite value (row {row})")
-            if observed.size == 0:
-                raise DataError(f"column {name!r} has no observed value: every cell is empty")
-            in_unit = observed.min() >= 0 and observed.max() <= 1
-            # Both values must appear: a constant 0 column is no evidence of a 0/1
-            # feature, and a Bernoulli fit would then reject other values at scoring.
-            binary = np.isin(observed, (0.0, 1.0)).all() and np.unique(observed).size == 2
-            kind = numeric_kind(name, likelihood, in_unit, binary)
-            spec = {"name": name, "kind": kind, "count": int(observed.size)}
-            if kind == GAUSSIAN:
-                log_derivative = 0.0
-                if numeric_transform == "yeo-johnson":
-                    origin, size = _power.reference(observed)
-                    x = (observed - origin) / size
-                    power = _power.fit_lambda(x) if _power.heavy_tailed(x) else 1.0
-                    if power != 1.0:
-                        spec["origin"], spec["prescale"], spec["power"] = origin, size, power
-                        spec["upper"] = float(np.max(observed))
-                        x = (observed - origin) / size
-                        log_derivative = float(np.mean(_power.log_derivative(x, power)) - np.log(size))
-                        observed = _power.transform(x, power)
-                scale = float(observed.std())
-                spec["mean"] = float(observed.mean())
-                spec["scale"] = scale if scale > 1e-12 else 1.0
-                # Mean log |dT/dx| of the column, for cells missing at scoring.
-                spec["mean_log_jacobian"] = log_derivative - float(np.log(spec["scale"]))
-            else:
-                spec["mean"] = float(observed.mean())
-            return spec
+            values = np.ascontiguousarray(series.to_numpy(dtype=np.float64, na_value=np.nan))
+            return cls._fit_numeric(name, values, likelihood, numeric_transform)
         observed = series.dropna()
         if observed.empty:
             raise DataError(f"column {name!r} has no observed value: every cell is empty")
@@ -177,6 +189,47 @@ class TabularCodec:
             key = _python_scalar(value)
             counts[key] = counts.get(key, 0) + int(count)
         return categorical_spec(name, counts)
+
+    @staticmethod
+    def _fit_numeric(name, values, likelihood, numeric_transform):
+        """The codec entry of a numeric column from its values (contiguous float64,
+        NaN where missing)."""
+        missing = np.isnan(values)
+        # Without blanks the column is used as it is: a copy of 1M cells costs more
+        # than every statistic below, and the sums see the same numbers in the same
+        # order either way.
+        observed = values[~missing] if missing.any() else values
+        if observed.size == 0:
+            raise DataError(f"column {name!r} has no observed value: every cell is empty")
+        low, high = float(observed.min()), float(observed.max())
+        if np.isinf(low) or np.isinf(high):
+            row = int(np.flatnonzero(np.isinf(values))[0])
+            raise DataError(f"column {name!r} has an infinite value (row {row})")
+        in_unit = low >= 0 and high <= 1
+        # Both values must appear: a constant 0 column is no evidence of a 0/1
+        # feature, and a Bernoulli fit would then reject other values at scoring.
+        binary = in_unit and np.isin(observed, (0.0, 1.0)).all() and np.unique(observed).size == 2
+        kind = numeric_kind(name, likelihood, in_unit, binary)
+        spec = {"name": name, "kind": kind, "count": int(observed.size)}
+        if kind != GAUSSIAN:
+            spec["mean"] = float(observed.mean())
+            return spec
+        log_derivative = 0.0
+        if numeric_transform == "yeo-johnson" and not _power.surely_light_tailed(observed, low, high):
+            origin, size = _power.reference(observed)
+            x = (observed - origin) / size
+            power = _power.fit_lambda(x) if _power.heavy_tailed(x) else 1.0
+            if power != 1.0:
+                spec["origin"], spec["prescale"], spec["power"] = origin, size, power
+                spec["upper"] = high
+                log_derivative = float(np.mean(_power.log_derivative(x, power)) - np.log(size))
+                observed = _power.transform(x, power)
+        scale = float(observed.std())
+        spec["mean"] = float(observed.mean())
+        spec["scale"] = scale if scale > 1e-12 else 1.0
+        # Mean log |dT/dx| of the column, for cells missing at scoring.
+        spec["mean_log_jacobian"] = log_derivative - float(np.log(spec["scale"]))
+        return spec
 
     # ---- layout --------------------------------------------------------------------
     def names(self, kind=None):
@@ -239,7 +292,7 @@ class TabularCodec:
         return Encoded(num, binm, cat, log_jac)
 
     def _standardized(self, frame, specs):
-        """Standardized float32 block of the Gaussian columns, converted in one go,
+        """Standardized float32 block of the Gaussian columns, converted chunk by chunk,
         and the float32 log-Jacobian of each cell (None without a power transform)."""
         if not specs:
             return np.empty((len(frame), 0), dtype=np.float32), None
@@ -248,32 +301,48 @@ class TabularCodec:
         except (TypeError, ValueError):
             # Some column is not numeric: find it and say which.
             values = np.column_stack([self._numeric(frame, spec) for spec in specs])
-        if np.isinf(values).any():
-            for spec in specs:
-                self._numeric(frame, spec)  # raises, naming column and row
         means = np.array([spec["mean"] for spec in specs])
         scales = np.array([spec["scale"] for spec in specs])
-        log_jac = None
-        if any("power" in spec for spec in specs):
-            # Per cell only with a power transform; otherwise the Jacobian is one
-            # constant per column (``log_scales``), and no n x d array is built.
-            values = np.array(values, dtype=np.float64)  # to_numpy may return a read-only view
-            log_jac = np.broadcast_to(-np.log(scales), values.shape).copy()
-            for j, spec in enumerate(specs):
-                if "power" in spec:
-                    x = (values[:, j] - spec["origin"]) / spec["prescale"]
-                    values[:, j] = _power.transform(x, spec["power"])
-                    log_jac[:, j] += _power.log_derivative(x, spec["power"]) - np.log(spec["prescale"])
-            missing = np.isnan(values)
-            if missing.any():
-                fill = np.array([spec.get("mean_log_jacobian", -np.log(spec["scale"])) for spec in specs])
-                log_jac[missing] = np.broadcast_to(fill, values.shape)[missing]
-            log_jac = log_jac.astype(np.float32)
-        standardized = (values - means) / scales
-        # A value far beyond anything seen can overflow a power transform; past this
-        # bound it is an extreme anomaly either way, and float32 must stay finite.
-        np.clip(standardized, -_LIMIT, _LIMIT, out=standardized)
-        return standardized.astype(np.float32), log_jac
+        powered = [j for j, spec in enumerate(specs) if "power" in spec]
+        standardized = np.empty(values.shape, dtype=np.float32)
+        # Per cell only with a power transform; otherwise the Jacobian is one
+        # constant per column (``log_scales``), and no n x d array is built.
+        log_jac = np.empty(values.shape, dtype=np.float32) if powered else None
+        fill = np.array([spec.get("mean_log_jacobian", -np.log(spec["scale"])) for spec in specs])
+        # Row chunks that stay in cache: whole-table float64 temporaries cost more
+        # in page faults than in arithmetic. Each cell gets the same operations.
+        rows = max(1, _TILE_CELLS // values.shape[1])
+        for start in range(0, len(values), rows):
+            chunk = values[start : start + rows]
+            if np.isinf(chunk).any():
+                for spec in specs:
+                    self._numeric(frame, spec)  # raises, naming column and row
+            if powered:
+                chunk, jac = self._power_transformed(chunk, specs, powered, scales, fill)
+                log_jac[start : start + rows] = jac
+            chunk = (chunk - means) / scales
+            # A value far beyond anything seen can overflow a power transform; past
+            # this bound it is an extreme anomaly either way, and float32 must stay
+            # finite.
+            np.clip(chunk, -_LIMIT, _LIMIT, out=chunk)
+            standardized[start : start + rows] = chunk
+        return standardized, log_jac
+
+    @staticmethod
+    def _power_transformed(values, specs, powered, scales, fill):
+        """``values`` with the columns ``powered`` power-transformed, and the float64
+        log-Jacobian of each cell (``fill`` where missing)."""
+        values = np.array(values, dtype=np.float64)  # to_numpy may return a read-only view
+        log_jac = np.broadcast_to(-np.log(scales), values.shape).copy()
+        for j in powered:
+            spec = specs[j]
+            x = (values[:, j] - spec["origin"]) / spec["prescale"]
+            values[:, j] = _power.transform(x, spec["power"])
+            log_jac[:, j] += _power.log_derivative(x, spec["power"]) - np.log(spec["prescale"])
+        missing = np.isnan(values)
+        if missing.any():
+            log_jac[missing] = np.broadcast_to(fill, values.shape)[missing]
+        return values, log_jac
 
     @staticmethod
     def _numeric(frame, spec):

@@ -1,0 +1,114 @@
+"""The column codec gives the same numbers however a table is laid out or chunked."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from anovae import _power, _tabular
+from anovae._tabular import TabularCodec
+from anovae.errors import DataError
+
+
+def _mixed_table(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 6))
+    X[:, 1] = rng.lognormal(0.0, 2.0, n)  # heavy right tail: power-transformed
+    X[:, 2] = rng.integers(0, 2, n)  # 0/1: Bernoulli
+    X[:, 3] = rng.exponential(1.0, n) + 5.0
+    X[rng.random(n) < 0.1, 0] = np.nan
+    X[rng.random(n) < 0.05, 1] = np.nan
+    return X
+
+
+def test_row_major_array_and_separate_columns_give_the_same_codec(monkeypatch):
+    X = _mixed_table()
+    names = [f"x{i}" for i in range(X.shape[1])]
+    row_major = pd.DataFrame(X, columns=names, copy=False)
+    separate = pd.DataFrame({name: X[:, i].copy() for i, name in enumerate(names)})
+    # Groups of two columns and tiny tiles: every gathering path runs.
+    monkeypatch.setattr(_tabular, "_COLUMN_GROUP_BYTES", 2 * 8 * len(X))
+    monkeypatch.setattr(_tabular, "_TILE_CELLS", 7)
+    a = TabularCodec.fit(row_major, numeric_transform="yeo-johnson").columns
+    monkeypatch.undo()
+    b = TabularCodec.fit(separate, numeric_transform="yeo-johnson").columns
+    one_by_one = [TabularCodec._fit_column(name, separate[name], "auto", "yeo-johnson") for name in names]
+    assert a == b == one_by_one
+    assert "power" in a[1] and a[2]["kind"] == "bernoulli"
+
+
+def test_mixed_dtypes_keep_their_own_columns():
+    frame = pd.DataFrame(
+        {
+            "f": np.linspace(0.0, 5.0, 50),
+            "i": np.arange(50, dtype=np.int32),
+            "flag": np.arange(50) % 2 == 0,
+            "c": ["a", "b"] * 25,
+            "nullable": pd.array([1.5, None] * 25, dtype="Float64"),
+        }
+    )
+    kinds = TabularCodec.fit(frame).kinds()
+    assert kinds == {"f": "gaussian", "i": "gaussian", "flag": "bernoulli", "c": "categorical", "nullable": "gaussian"}
+    nullable = TabularCodec.fit(frame).columns[-1]
+    assert nullable["count"] == 25 and nullable["mean"] == 1.5
+
+
+def test_encoding_chunk_by_chunk_gives_the_same_cells(monkeypatch):
+    X = _mixed_table(n=1000, seed=1)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    codec = TabularCodec.fit(frame, numeric_transform="yeo-johnson")
+    whole = codec.encode(frame)
+    monkeypatch.setattr(_tabular, "_TILE_CELLS", 11)
+    chunked = codec.encode(frame)
+    np.testing.assert_array_equal(whole.num, chunked.num)
+    np.testing.assert_array_equal(whole.log_jac, chunked.log_jac)
+    assert whole.num.dtype == np.float32 and whole.log_jac.dtype == np.float32
+
+
+def test_an_infinite_value_in_a_later_chunk_is_named(monkeypatch):
+    X = _mixed_table(n=500, seed=2)
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    codec = TabularCodec.fit(frame)
+    frame.iloc[457, 4] = np.inf
+    monkeypatch.setattr(_tabular, "_TILE_CELLS", 20)
+    with pytest.raises(DataError, match=r"column 'x4' has an infinite value \(row 457\)"):
+        codec.encode(frame)
+
+
+def test_an_infinite_value_is_named_when_fitting():
+    X = _mixed_table(n=200, seed=3)
+    X[123, 5] = -np.inf
+    with pytest.raises(DataError, match=r"column 'x5' has an infinite value \(row 123\)"):
+        TabularCodec.fit(pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])]))
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda rng, n: rng.normal(size=n),
+        lambda rng, n: rng.uniform(size=n),
+        lambda rng, n: rng.exponential(size=n),
+        lambda rng, n: rng.lognormal(0.0, 1.0, n),
+        lambda rng, n: rng.lognormal(0.0, 0.5, n),
+        lambda rng, n: rng.standard_t(3, n),
+        lambda rng, n: rng.integers(0, 3, n).astype(float),
+        lambda rng, n: np.r_[np.zeros(n // 2), rng.normal(10.0, 1.0, n - n // 2)],
+        lambda rng, n: 1e12 + rng.normal(size=n),
+        lambda rng, n: np.full(n, 3.0),
+        lambda rng, n: np.r_[0.0, np.ones(max(0, n - 2)), 10.0][:n],
+    ],
+    ids=["normal", "uniform", "exponential", "lognormal", "lognormal-narrow", "t3", "three-values",
+         "half-zeros", "far-from-zero", "constant", "at-the-threshold"],
+)
+@pytest.mark.parametrize("n", [1, 2, 7, 1000])
+def test_the_quick_light_tail_answer_never_contradicts_the_exact_rule(draw, n):
+    observed = draw(np.random.default_rng(n), n)
+    low, high = float(observed.min()), float(observed.max())
+    if _power.surely_light_tailed(observed, low, high):
+        origin, size = _power.reference(observed)
+        assert not _power.heavy_tailed((observed - origin) / size)
+
+
+def test_the_quick_answer_covers_symmetric_columns():
+    # The point of the shortcut: a Gaussian column needs no median.
+    observed = np.random.default_rng(0).normal(size=10_000)
+    assert _power.surely_light_tailed(observed, observed.min(), observed.max())
