@@ -26,6 +26,16 @@ class _Optimizer:
         self.params = [p for p in parameters if p.requires_grad]
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
+        self.flat = _flatten(self.params)
+        self._pointers = [p.data_ptr() for p in self.params]
+
+    def _zeros(self):
+        """One state tensor per parameter: views of one flat buffer when the
+        parameters are (see ``_flatten``), so the state is also one tensor."""
+        if self.flat is None:
+            return None, [torch.zeros_like(p) for p in self.params]
+        buffer = torch.zeros_like(self.flat)
+        return buffer, _views(buffer, self.params)
 
     def zero_grad(self, set_to_none=True):
         for p in self.params:
@@ -43,6 +53,46 @@ class _Optimizer:
             grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
         return index, params, grads
 
+    def _flat_gradient(self):
+        """Every gradient in one flat tensor (weight decay added), or None when the
+        one-buffer step does not apply: a parameter has no gradient, or the
+        parameters no longer live in the buffer (the module was moved)."""
+        if self.flat is None or any(p.grad is None for p in self.params):
+            return None
+        if any(p.data_ptr() != ptr for p, ptr in zip(self.params, self._pointers)):
+            return None
+        grad = torch.cat([p.grad.reshape(-1) for p in self.params])
+        if self.weight_decay:
+            grad = torch.add(grad, self.flat, alpha=self.weight_decay)
+        return grad
+
+
+def _flatten(params):
+    """Move ``params`` into one contiguous buffer, each parameter a view of it, and
+    return the buffer (None when they differ in device or dtype).
+
+    On a CPU the ``_foreach`` kernels loop over the tensors one by one, with a few
+    microseconds of dispatch each: for the default network an optimizer step was
+    about 40 small operations, a fifth of the whole training step. On one buffer
+    it is eight, whatever the number of layers. The values do not change, only
+    where they are stored; every element gets the same operations as before.
+    """
+    if not params or len({(p.device, p.dtype) for p in params}) != 1:
+        return None
+    with torch.no_grad():
+        flat = torch.cat([p.detach().reshape(-1) for p in params])
+        for p, view in zip(params, _views(flat, params)):
+            p.data = view
+    return flat
+
+
+def _views(buffer, params):
+    views, start = [], 0
+    for p in params:
+        views.append(buffer[start : start + p.numel()].view_as(p))
+        start += p.numel()
+    return views
+
 
 class Adam(_Optimizer):
     """Adam with bias correction; ``betas=(0.9, 0.999)``, ``eps=1e-8`` as in the paper."""
@@ -51,16 +101,29 @@ class Adam(_Optimizer):
         super().__init__(parameters, lr, weight_decay)
         self.betas = tuple(float(b) for b in betas)
         self.eps = float(eps)
-        self.first = [torch.zeros_like(p) for p in self.params]
-        self.second = [torch.zeros_like(p) for p in self.params]
+        self.first_flat, self.first = self._zeros()
+        self.second_flat, self.second = self._zeros()
         self.steps = [0] * len(self.params)
 
     @torch.no_grad()
     def step(self):
+        beta1, beta2 = self.betas
+        grad = self._flat_gradient()
+        if grad is not None and len(set(self.steps)) == 1:
+            # Every parameter at the same step: the same update on the buffer.
+            self.steps = [self.steps[0] + 1] * len(self.steps)
+            t = self.steps[0]
+            self.first_flat.lerp_(grad, 1.0 - beta1)
+            self.second_flat.mul_(beta2)
+            self.second_flat.addcmul_(grad, grad, value=1.0 - beta2)
+            denom = self.second_flat.sqrt()
+            denom.div_(math.sqrt(1.0 - beta2**t))
+            denom.add_(self.eps)
+            self.flat.addcdiv_(self.first_flat, denom, value=-self.lr / (1.0 - beta1**t))
+            return
         index, params, grads = self._active()
         if not params:
             return
-        beta1, beta2 = self.betas
         first = [self.first[i] for i in index]
         second = [self.second[i] for i in index]
         torch._foreach_lerp_(first, grads, 1.0 - beta1)
@@ -88,10 +151,17 @@ class Adagrad(_Optimizer):
     def __init__(self, parameters, lr=1e-2, weight_decay=0.0, eps=1e-10):
         super().__init__(parameters, lr, weight_decay)
         self.eps = float(eps)
-        self.sums = [torch.zeros_like(p) for p in self.params]
+        self.sums_flat, self.sums = self._zeros()
 
     @torch.no_grad()
     def step(self):
+        grad = self._flat_gradient()
+        if grad is not None:
+            self.sums_flat.addcmul_(grad, grad, value=1.0)
+            denom = self.sums_flat.sqrt()
+            denom.add_(self.eps)
+            self.flat.addcdiv_(grad, denom, value=-self.lr)
+            return
         index, params, grads = self._active()
         if not params:
             return

@@ -6,6 +6,7 @@ import sys
 import pytest
 import torch
 
+from anovae import _optim
 from anovae._optim import Adagrad, Adam
 
 
@@ -58,3 +59,34 @@ def test_fitting_does_not_import_the_graph_compiler():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("optimizer", [Adam, Adagrad], ids=["adam", "adagrad"])
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
+def test_one_buffer_step_is_the_per_tensor_step_exactly(optimizer, weight_decay, monkeypatch):
+    X = torch.randn(32, 6, generator=torch.Generator().manual_seed(3))
+    a, b = _net(), _net()
+    flat = optimizer(a.parameters(), lr=1e-2, weight_decay=weight_decay)
+    buffer = flat.flat.untyped_storage().data_ptr()
+    assert all(p.untyped_storage().data_ptr() == buffer for p in a.parameters())
+    monkeypatch.setattr(_optim, "_flatten", lambda params: None)
+    per_tensor = optimizer(b.parameters(), lr=1e-2, weight_decay=weight_decay)
+    assert per_tensor.flat is None
+    _train(a, flat, X)
+    _train(b, per_tensor, X)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_parameters_replaced_after_the_optimizer_was_built_still_train():
+    # A module whose parameters stop living in the buffer (a state copied over
+    # them keeps the buffer; a new tensor in their place does not) is stepped
+    # tensor by tensor rather than through a stale buffer.
+    X = torch.randn(16, 6, generator=torch.Generator().manual_seed(4))
+    model = _net()
+    optimizer = Adam(model.parameters(), lr=0.1)
+    _train(model, optimizer, X, steps=2)
+    model[0].weight.data = model[0].weight.detach().clone()
+    before = model[0].weight.detach().clone()
+    _train(model, optimizer, X, steps=2)
+    assert not torch.equal(model[0].weight, before)
