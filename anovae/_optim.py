@@ -5,9 +5,11 @@ Why not ``torch.optim``: constructing any of its optimizers imports ``torch._dyn
 small table), because each step is wrapped for graph compilation. These two classes
 apply the same update rules (Kingma & Ba 2015 for Adam, Duchi et al. 2011 for Adagrad,
 with torch's defaults: L2 ``weight_decay`` added to the gradient, ``eps`` outside the
-square root for Adam and inside the accumulator's root for Adagrad) with the
-multi-tensor ``torch._foreach_*`` kernels that ``torch.optim`` itself uses, so a step
-costs a handful of kernel launches whatever the number of parameters.
+square root for Adam and inside the accumulator's root for Adagrad) on one flat
+buffer that holds every parameter (see ``_flatten``), so a step costs a handful of
+kernel launches whatever the number of parameters. Parameters that cannot share the
+buffer are stepped with the multi-tensor ``torch._foreach_*`` kernels that
+``torch.optim`` itself uses.
 
 They implement what the training loop needs: ``zero_grad`` and ``step``. Parameters
 without a gradient in a step are left untouched, and their moments are not decayed,
