@@ -256,6 +256,34 @@ def test_random_state_overrides_the_estimators_seed_only_when_given():
     assert model.random_state == 5 and not hasattr(model, "module_")  # never touched
 
 
+def test_several_models_average_their_expectations(mixed):
+    frame, _, _ = mixed
+    imputer = VAEImputer(estimator=fast_vae(5), n_estimators=2, random_state=0).fit(frame)
+    assert len(imputer.estimators_) == 2 and imputer.estimator_ is imputer.estimators_[0]
+    assert imputer.estimators_[0].random_state != imputer.estimators_[1].random_state
+    together = imputer.transform(frame)
+    alone = []
+    for model in imputer.estimators_:
+        single = copy.deepcopy(imputer)
+        single.estimators_, single.estimator_ = [model], model
+        alone.append(single.transform(frame))
+    hidden = frame["b"].isna()
+    assert not np.allclose(alone[0]["b"][hidden], alone[1]["b"][hidden])
+    np.testing.assert_allclose(together["b"][hidden], (alone[0]["b"][hidden] + alone[1]["b"][hidden]) / 2)
+    assert together["side"].notna().all() and set(together["side"]) <= {"east", "west"}
+    draws = imputer.sample_imputations(frame, n_imputations=3, random_state=0)
+    again = imputer.sample_imputations(frame, n_imputations=3, random_state=0)
+    assert all(d.isna().sum().sum() == 0 for d in draws)
+    assert all(a.equals(b) for a, b in zip(draws, again))
+
+
+def test_a_given_seed_fixes_the_first_model_and_the_others_differ():
+    model = VAE(random_state=5, max_epochs=1, contamination=0.1)
+    X, _ = correlated(100)
+    seeds = [m.random_state for m in VAEImputer(estimator=model, n_estimators=3).fit(X).estimators_]
+    assert seeds[0] == 5 and len(set(seeds)) == 3
+
+
 # --- VAEImputer: the scikit-learn contract ------------------------------------------------
 
 

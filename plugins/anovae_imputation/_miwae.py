@@ -16,6 +16,7 @@ Imputation of Incomplete Data Sets", ICML 2019, Eq. 11-12 and Sec. 4.2.
 
 import math
 
+import numpy as np
 import torch
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -37,27 +38,44 @@ def importance_weights(module, batch, eps):
     return out, torch.softmax(log_px + log_pz - log_qz, dim=0)
 
 
-def conditional_modes(likelihood, out, weights, binary):
-    """Weighted expectations of the numeric cells, most probable values of the rest.
+def conditional_means(likelihood, out, weights):
+    """Weighted expectations under the K draws, in model space: (n, G + B + S).
 
-    Returns (n, G + B + C) in model space: standardized means of the Gaussian
-    columns, probabilities (or 0/1 where ``binary``) of the Bernoulli columns, and a
-    category code per categorical column (never the slot kept for unseen values).
+    Standardized means of the Gaussian columns, probabilities of the Bernoulli
+    columns, then each categorical column's probabilities over its seen categories
+    (the slot kept for unseen values left out). Expectations, not modes, so that
+    several models' results can be averaged before a value is picked
+    (:func:`most_probable`).
     """
     mean, prob, cats = likelihood.expected_values(out)
     w = weights.unsqueeze(-1)
-    num = (w * mean).sum(dim=0)
-    bern = (w * prob).sum(dim=0)
-    bern = torch.where(binary, (bern > 0.5).to(bern.dtype), bern)
-    codes = [(w * p).sum(dim=0)[:, :-1].argmax(dim=-1).to(num.dtype) for p in cats]
-    return torch.cat([num, bern, *(c.unsqueeze(1) for c in codes)], dim=1)
+    parts = [(w * mean).sum(dim=0), (w * prob).sum(dim=0)]
+    parts.extend((w * p[..., :-1]).sum(dim=0) for p in cats)
+    return torch.cat(parts, dim=1)
+
+
+def most_probable(means, n_numeric, binary, n_seen):
+    """Values from :func:`conditional_means` (NumPy, (n, G + B + S)): (n, G + B + C).
+
+    Numbers stay expectations; a Bernoulli column keeps its probability, or gets 0/1
+    where ``binary``; each categorical column (``n_seen`` categories each) gets the
+    code of its most probable category.
+    """
+    flat = n_numeric + len(binary)
+    bern = means[:, n_numeric:flat]
+    bern = np.where(binary, (bern > 0.5).astype(means.dtype), bern)
+    codes, start = [], flat
+    for k in n_seen:
+        codes.append(means[:, start : start + k].argmax(axis=1).astype(means.dtype))
+        start += k
+    return np.column_stack([means[:, :n_numeric], bern, *codes])
 
 
 def resampled_draws(likelihood, out, weights, binary, n_draws, generator):
     """``n_draws`` imputations per row by sampling importance resampling.
 
     Returns (n, n_draws, G + B + C) in the same model space as
-    :func:`conditional_modes`. Sampling happens on the CPU so that ``generator``
+    :func:`most_probable`. Sampling happens on the CPU so that ``generator``
     (a CPU generator) fixes the result whatever the device.
     """
     n, device = out.shape[1], out.device

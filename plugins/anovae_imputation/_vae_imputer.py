@@ -21,7 +21,7 @@ from anovae.modeling import (
     scoring_draws,
 )
 
-from ._miwae import conditional_modes, importance_weights, resampled_draws
+from ._miwae import conditional_means, importance_weights, most_probable, resampled_draws
 from ._tables import as_frame, complete, resolve_columns
 
 
@@ -88,6 +88,11 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     n_importance_samples : int, default=100
         K, the posterior draws behind each estimate. Memory stays bounded whatever
         K and the number of rows: rows are processed in chunks.
+    n_estimators : int, default=1
+        Models fitted, each with its own seed. ``transform`` averages their
+        conditional expectations (and category probabilities) before picking a
+        value; a draw comes from one model picked at random. Fitting and filling
+        cost grow in proportion.
     sample_posterior : bool, default=False
         If True, ``transform`` returns one draw from the conditional distribution
         instead of the conditional expectation / most probable value.
@@ -98,8 +103,10 @@ class VAEImputer(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
+    estimators_ : list of anovae.VAE
+        The fitted models (``n_estimators`` of them).
     estimator_ : anovae.VAE
-        The fitted model.
+        The first of ``estimators_``.
     n_features_in_ : int
         Number of columns seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -136,6 +143,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         "estimator": [None, VAE],
         "columns": [None, "array-like", str, Integral],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "sample_posterior": ["boolean"],
         "random_state": ["random_state"],
     }
@@ -146,12 +154,14 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         estimator=None,
         columns=None,
         n_importance_samples=100,
+        n_estimators=1,
         sample_posterior=False,
         random_state=None,
     ):
         self.estimator = estimator
         self.columns = columns
         self.n_importance_samples = n_importance_samples
+        self.n_estimators = n_estimators
         self.sample_posterior = sample_posterior
         self.random_state = random_state
 
@@ -171,18 +181,32 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         frame = as_frame(self, X, reset=True)
         self._names = list(frame.columns)
         self._targets = resolve_columns(self.columns, self._names, range(len(self._names)))
-        rng = check_random_state(self.random_state)
-        model = clone(self.estimator) if self.estimator is not None else default_estimator()
-        if self.random_state is not None:
-            model.set_params(random_state=int(rng.randint(2**31 - 1)))
-        self._draw_seed = int(rng.randint(2**31 - 1))
-        self.estimator_ = model.fit(frame)
+        self.estimators_ = [model.fit(frame) for model in self._models()]
+        self.estimator_ = self.estimators_[0]
         # 0/1 columns get 0 or 1, not a probability: the filled column keeps its values.
-        bits = encode_rows(model, frame).bin
+        bits = encode_rows(self.estimator_, frame).bin
         self._binary = np.array(
             [np.isin(col[~np.isnan(col)], (0.0, 1.0)).all() for col in bits.T], dtype=bool
         )
         return self
+
+    def _models(self):
+        """The ``n_estimators`` unfitted models, each with its own seed; sets the
+        draw seed of ``sample_posterior``."""
+        base = clone(self.estimator) if self.estimator is not None else default_estimator()
+        rng = check_random_state(self.random_state)
+        models = []
+        for i in range(self.n_estimators):
+            model = clone(base)
+            if self.random_state is not None:
+                model.set_params(random_state=int(rng.randint(2**31 - 1)))
+            elif i > 0 and base.random_state is not None:
+                # The given model's seed fixes the first; the others must differ from it.
+                seeds = check_random_state(base.random_state)
+                model.set_params(random_state=int(seeds.randint(2**31 - 1, size=i)[-1]))
+            models.append(model)
+        self._draw_seed = int(rng.randint(2**31 - 1))
+        return models
 
     def transform(self, X):
         """Fill the missing cells of X.
@@ -231,18 +255,18 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         """Completed copies of X: one (the expectations) or ``n_draws`` draws."""
         check_is_fitted(self)
         frame = as_frame(self, X, reset=False, names=self._names)
-        model = self.estimator_
-        encoded = encode_rows(model, frame)
-        missing = missing_cells(model, encoded)
+        encoded = [encode_rows(model, frame) for model in self.estimators_]
+        missing = missing_cells(self.estimator_, encoded[0])
         missing[:, np.setdiff1d(np.arange(missing.shape[1]), self._targets)] = False
         rows = np.flatnonzero(missing.any(axis=1))
         copies = 1 if n_draws is None else n_draws
         if rows.size == 0:
             return [complete(X, {}) for _ in range(copies)]
 
-        values = self._model_space(encoded.take(rows), n_draws, generator)
-        if values.ndim == 2:
-            values = values[:, None, :]
+        if n_draws is None:
+            values = self._expectations([e.take(rows) for e in encoded])[:, None, :]
+        else:
+            values = self._draws([e.take(rows) for e in encoded], n_draws, generator)
         completed = []
         for m in range(copies):
             decoded = self._decode(values[:, m, :])
@@ -253,22 +277,52 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             completed.append(complete(X, fills))
         return completed
 
-    def _model_space(self, encoded, n_draws, generator):
-        model = self.estimator_
+    def _expectations(self, encoded):
+        """Model-space fills (n, G + B + C): each model's conditional expectations,
+        averaged over the models, then the most probable value of each 0/1 and
+        categorical cell."""
+        means = np.mean([
+            self._map(model, rows, lambda likelihood, out, weights, binary: conditional_means(likelihood, out, weights))
+            for model, rows in zip(self.estimators_, encoded)
+        ], axis=0)
+        codec = column_codec(self.estimator_)
+        likelihood = self.estimator_.module_.likelihood
+        return most_probable(
+            means, len(codec.names(GAUSSIAN)), self._binary, [k - 1 for k in likelihood.n_categories]
+        )
+
+    def _draws(self, encoded, n_draws, generator):
+        """(n, n_draws, G + B + C) draws from the models' equal-weight mixture: each
+        draw comes from one model picked at random."""
+        per_model = [
+            self._map(
+                model, rows,
+                lambda likelihood, out, weights, binary: resampled_draws(
+                    likelihood, out, weights, binary, n_draws, generator
+                ),
+                extra=n_draws,
+            )
+            for model, rows in zip(self.estimators_, encoded)
+        ]
+        if len(per_model) == 1:
+            return per_model[0]
+        n = per_model[0].shape[0]
+        picks = torch.randint(len(per_model), (n, n_draws), generator=generator).numpy()
+        return np.take_along_axis(np.stack(per_model), picks[None, :, :, None], axis=0)[0]
+
+    def _map(self, model, encoded, rule, extra=0):
+        """``rule(likelihood, decoder outputs, importance weights, binary)`` over the
+        rows of ``encoded``, chunk by chunk, under one fitted model."""
         module = model.module_
-        likelihood = module.likelihood
         device = resolve_device(model.device)
         eps = scoring_draws(model, (self.n_importance_samples, 1, model.latent_dim), device)
         binary = torch.as_tensor(self._binary, device=device)
 
         def fill(batch, _):
             out, weights = importance_weights(module, batch, eps)
-            if n_draws is None:
-                return conditional_modes(likelihood, out, weights, binary)
-            return resampled_draws(likelihood, out, weights, binary, n_draws, generator)
+            return rule(module.likelihood, out, weights, binary)
 
-        samples = self.n_importance_samples + (n_draws or 0)
-        return map_chunks(model, encoded, fill, samples=samples)
+        return map_chunks(model, encoded, fill, samples=self.n_importance_samples + extra)
 
     def _decode(self, values):
         """Model-space values (n, G + B + C) to a DataFrame in the original units."""
