@@ -3,7 +3,9 @@
 The decoder emits one flat vector per row; :class:`TabularLikelihood` knows which
 slice parametrizes which column: a mean (and, unless the noise is fixed, a
 log-variance) per Gaussian column, a logit per Bernoulli column and a logit per
-category slot of each categorical column. Missing cells contribute nothing.
+category slot of each categorical column. Missing cells contribute nothing to
+training; when a row is scored, a missing cell counts its expected log-likelihood
+plus an offset calibrated on held-out rows (``anovae/_missing_cells.py``).
 
 Gaussian and Bernoulli decoders follow Kingma & Welling, "Auto-Encoding Variational
 Bayes" (ICLR 2014), Appendix C.
@@ -141,6 +143,11 @@ class TabularLikelihood(nn.Module):
         if len(novelty) != n_bernoulli + len(self.n_categories):
             novelty = [DEFAULT_NOVELTY_LOG_PROB] * (n_bernoulli + len(self.n_categories))
         self.register_buffer("novelty_log_probs", torch.tensor(novelty, dtype=torch.float32), persistent=False)
+        # Added to a missing cell's expected log-likelihood (block order g|b|c); set
+        # after training from held-out rows (``_missing_cells``). Not in the weights:
+        # a model file carries it in its metadata, and one without it scores blanks
+        # by their expected value alone, as before.
+        self.register_buffer("missing_offsets", torch.zeros(self.n_columns), persistent=False)
 
     # ---- layout --------------------------------------------------------------------
     @property
@@ -228,18 +235,20 @@ class TabularLikelihood(nn.Module):
 
         ``out`` may carry leading sample dimensions. A missing cell gives 0, or with
         ``fill_missing`` its expected log-likelihood under the decoder (minus the
-        entropy of p(x_j | z)): what an observed cell scores on average, so that a
-        row with blanks is scored as if they held typical values, neither more nor
-        less normal than a complete row.
+        entropy of p(x_j | z)) plus its column's ``missing_offsets``: the model's
+        own expectation, corrected by how far observed cells of held-out rows fell
+        from theirs, so that a row with blanks is scored neither more nor less
+        normal than a complete row.
         """
         mean, log_var, logits_b, logits_c = self.split(out, expand=False)
+        g, b = self.n_gaussian, self.n_bernoulli
         parts = []
         if self.n_gaussian:
             observed = ~torch.isnan(batch.num)
             x = torch.nan_to_num(batch.num, nan=0.0)
             ll = -0.5 * ((x - mean) ** 2 * torch.exp(-log_var) + (_LOG_2PI + log_var))
             if fill_missing:
-                ll = torch.where(observed, ll, -0.5 * (_LOG_2PI + log_var + 1.0))
+                ll = torch.where(observed, ll, _gaussian_expected(log_var) + self.missing_offsets[:g])
             else:
                 ll = ll * observed
             parts.append(ll)
@@ -248,11 +257,9 @@ class TabularLikelihood(nn.Module):
             outside = (batch.bin < 0) | (batch.bin > 1)
             x = torch.where(missing | outside, 0.0, batch.bin).expand_as(logits_b)
             ll = -F.binary_cross_entropy_with_logits(logits_b, x, reduction="none")
-            ll = torch.where(outside, self.novelty_log_probs[: self.n_bernoulli], ll)
+            ll = torch.where(outside, self.novelty_log_probs[:b], ll)
             if fill_missing:
-                p = torch.sigmoid(logits_b)
-                expected = -F.binary_cross_entropy_with_logits(logits_b, p, reduction="none")
-                ll = torch.where(missing, expected, ll)
+                ll = torch.where(missing, _bernoulli_expected(logits_b) + self.missing_offsets[g : g + b], ll)
             else:
                 ll = ll * ~missing
             parts.append(ll)
@@ -262,14 +269,45 @@ class TabularLikelihood(nn.Module):
             missing = batch.cat < 0
             codes = torch.where(unseen | missing, 0, batch.cat).expand(log_probs.shape[:-1])
             ll = log_probs.gather(-1, codes.unsqueeze(-1)).squeeze(-1)
-            ll = torch.where(unseen, self.novelty_log_probs[self.n_bernoulli :], ll)
+            ll = torch.where(unseen, self.novelty_log_probs[b:], ll)
             if fill_missing:
-                expected = (log_probs.exp() * log_probs.clamp(min=-1e30)).sum(-1)
-                ll = torch.where(missing, expected, ll)
+                ll = torch.where(missing, _categorical_expected(log_probs) + self.missing_offsets[g + b :], ll)
             else:
                 ll = ll * ~missing
             parts.append(ll)
         return torch.cat(parts, dim=-1)
+
+    def expected_log_likelihood(self, out):
+        """E_{x ~ p(x_j | z)}[log p(x_j | z)] per cell, (…, n, n_columns), block order.
+
+        What a missing cell scores before its column's offset: the value does not
+        enter, so it is the same whether the cell is observed or not.
+        """
+        mean, log_var, logits_b, logits_c = self.split(out, expand=False)
+        parts = []
+        if self.n_gaussian:
+            parts.append(_gaussian_expected(log_var).expand_as(mean))
+        if self.n_bernoulli:
+            parts.append(_bernoulli_expected(logits_b))
+        if self.n_categories:
+            parts.append(_categorical_expected(self.category_log_probs(logits_c)))
+        return torch.cat(parts, dim=-1)
+
+    def usable_cells(self, batch):
+        """(n, n_columns) flags, block order: cells holding a value the likelihood
+        models (observed, and neither a never-seen category nor a 0/1 value out of
+        range, which cost a fixed penalty instead)."""
+        parts = [~torch.isnan(batch.num), (batch.bin >= 0) & (batch.bin <= 1)]
+        if self.n_categories:
+            parts.append((batch.cat >= 0) & (batch.cat < self.unseen_codes))
+        return torch.cat(parts, dim=-1)
+
+    def set_missing_offsets(self, offsets):
+        """Set ``missing_offsets`` (block order, one per column); None sets zeros."""
+        values = torch.zeros(self.n_columns) if offsets is None else torch.as_tensor(offsets, dtype=torch.float32)
+        if values.shape != (self.n_columns,):
+            raise ValueError(f"expected {self.n_columns} missing-cell offsets, got shape {tuple(values.shape)}")
+        self.missing_offsets.copy_(values.to(self.missing_offsets.device))
 
     @torch.no_grad()
     def expected_values(self, out):
@@ -278,3 +316,18 @@ class TabularLikelihood(nn.Module):
         probs = self.category_log_probs(logits_c).exp()
         cat = [probs[..., j, :k] for j, k in enumerate(self.n_categories)]
         return mean, torch.sigmoid(logits_b), cat
+
+
+def _gaussian_expected(log_var):
+    # E[(x - mean)^2 / var] = 1 under the decoder's own Gaussian.
+    return -0.5 * (_LOG_2PI + log_var + 1.0)
+
+
+def _bernoulli_expected(logits):
+    return -F.binary_cross_entropy_with_logits(logits, torch.sigmoid(logits), reduction="none")
+
+
+def _categorical_expected(log_probs):
+    # Padding slots have probability 0 and log-probability -inf: 0 * -inf is NaN,
+    # the clamp makes their term 0.
+    return (log_probs.exp() * log_probs.clamp(min=-1e30)).sum(-1)
