@@ -21,6 +21,7 @@ from . import _decoding, _scoring, _state
 from ._budget import EVAL_INTERVAL, MAX_VALIDATION_ROWS, batch_size_for, max_steps_for
 from ._device import cpu_threads, resolve_device, training_threads
 from ._likelihoods import TabularLikelihood
+from ._missing_cells import fit_missing_offsets
 from ._networks import ACTIVATIONS, VAEModule
 from ._objectives import elbo_terms, rows_kept
 from ._persistence import load_module_arrays, module_arrays
@@ -53,6 +54,12 @@ def transactional(fit):
 
 def _is_frame(X):
     return hasattr(X, "columns") and hasattr(X, "iloc")
+
+
+def _at_most(rows, limit=MAX_VALIDATION_ROWS):
+    """Every k-th of ``rows``, k the smallest step that leaves at most ``limit``: a
+    validation check or calibration costs that many rows whatever the table's size."""
+    return rows[:: max(1, -(-len(rows) // limit))]
 
 
 #: Fewer training rows than this is an error: one row has no spread to learn from.
@@ -231,8 +238,7 @@ class BaseVAE(BaseEstimator):
         max_steps = max_steps_for(self.max_steps, len(train_rows), batch_size, self.max_epochs)
         validation_loss = None
         if n_val and self.early_stopping:
-            # Each check costs at most this many rows, whatever the table's size.
-            checked = val_rows[:: max(1, -(-n_val // MAX_VALIDATION_ROWS))]
+            checked = _at_most(val_rows)
             validation_loss = self._validation_loss(module, encoded.take(checked), condition_rows(checked), device)
 
         with cpu_threads(device, training_threads(module, batch_size)):
@@ -241,6 +247,13 @@ class BaseVAE(BaseEstimator):
                 batch_size=batch_size, max_steps=max_steps,
             )
         self._set_trained(module, history, batch_size, max_steps)
+        # Rows the network never trained on; without any (no early stopping and no
+        # threshold that needs them) the training rows, on which the correction
+        # comes out smaller than on new rows.
+        calibration = _at_most(val_rows if n_val else train_rows)
+        self._calibrate_missing_cells(
+            encoded.take(calibration), None if conditions is None else conditions[calibration]
+        )
         return encoded, val_rows
 
     def _training_seeds(self):
@@ -277,6 +290,18 @@ class BaseVAE(BaseEstimator):
             return value if average is None else average(value)
 
         return validation_loss
+
+    def _calibrate_missing_cells(self, encoded, conditions=None):
+        """Set what a missing cell costs at scoring from the rows ``encoded`` (held
+        out of training where there are any), with the scoring draws; see
+        ``_missing_cells``. ``conditions``: the rows' one-hot labels or None."""
+        device = self._scoring_device()
+        eps = self._draws((self.n_mc_samples, self.n_importance_samples, 1, self.latent_dim), device)[:, 0]
+        offsets = fit_missing_offsets(
+            self.module_, encoded, eps, device,
+            beta=self.beta, conditions=conditions,
+        )
+        self.module_.likelihood.set_missing_offsets(offsets)
 
     def _set_trained(self, module, history, batch_size, max_steps):
         self.history_ = history
@@ -394,4 +419,5 @@ class BaseVAE(BaseEstimator):
         estimator._restore_extra_state(meta.get("extra", {}), arrays)
         module = estimator._build_module(estimator._codec, *estimator._module_conditions())
         estimator.module_ = load_module_arrays(module, arrays).eval()
+        _state.restore_missing_offsets(estimator, meta)
         return estimator

@@ -356,6 +356,12 @@ def _check_meta(path, meta, arrays):
             )
         if hidden and width * hidden[0] > stored:
             raise bad(f"{len(codec)} columns into {hidden[0]} units need more weights than the file holds")
+        # Absent from files written before blanks were calibrated: they score as then.
+        offsets = meta.get("missing_offsets")
+        if offsets is not None and not (
+            isinstance(offsets, list) and len(offsets) == len(codec) and all(_finite_number(v) for v in offsets)
+        ):
+            raise bad(f"the missing-cell offsets {offsets!r:.80} are not one finite number per column")
     offset = (meta.get("extra") or {}).get("offset") if isinstance(meta.get("extra"), dict) else None
     if offset is not None and not _finite_number(offset):
         raise bad(f"the anomaly threshold is {offset!r}, not a finite number")

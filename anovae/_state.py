@@ -63,6 +63,7 @@ def fitted_meta(estimator, params, extra):
         "history": estimator.history_,
         "training_budget": getattr(estimator, "training_budget_", None),
         "n_features_in": int(estimator.n_features_in_),
+        "missing_offsets": missing_offsets_to_json(estimator),
         "feature_names_in": (
             [str(n) for n in estimator.feature_names_in_] if hasattr(estimator, "feature_names_in_") else None
         ),
@@ -92,3 +93,22 @@ def restore_fitted(estimator, meta):
     estimator.n_features_in_ = int(meta["n_features_in"])
     if meta.get("feature_names_in") is not None:
         estimator.feature_names_in_ = np.asarray(meta["feature_names_in"], dtype=object)
+
+
+def missing_offsets_to_json(estimator):
+    """What a missing cell adds to its expected log-likelihood, per column in table
+    order (the likelihood holds them in its g|b|c block order)."""
+    offsets = estimator.module_.likelihood.missing_offsets.detach().cpu().double().numpy()
+    return [float(v) for v in offsets[estimator._codec.column_order()]]
+
+
+def restore_missing_offsets(estimator, meta):
+    """Inverse of :func:`missing_offsets_to_json` on the built network. A file written
+    before the offsets existed has none: its blanks score their expected value alone,
+    as they did when it was saved."""
+    offsets = meta.get("missing_offsets")
+    if offsets is None:
+        return
+    block = np.zeros(len(offsets))
+    block[estimator._codec.column_order()] = offsets
+    estimator.module_.likelihood.set_missing_offsets(block)

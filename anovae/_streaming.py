@@ -18,7 +18,9 @@ DataFrames, or chunks from a function), never whole:
    each chunk and feed it through a shuffle buffer of at most ``buffer_rows``
    rows, from which minibatches are drawn at random. At the end of a pass the
    buffer is emptied, so every training row is seen once per pass.
-4. The threshold (``offset_``) is set from the scores of the sample, a uniform
+4. What a missing cell costs at scoring is calibrated on the held-out rows (see
+   ``_missing_cells``), as in memory.
+5. The threshold (``offset_``) is set from the scores of the sample, a uniform
    sample of the training table (its held-out part only for a strategy that
    needs held-out rows), instead of from every row's score.
 
@@ -121,6 +123,12 @@ def fit_stream(
         estimator, source, shard, features, held_ids, encoded_sample, stats.n_rows - n_val,
         buffer_rows, chunk_rows, init_seed, train_seed, group,
     )
+    # What a missing cell costs, from the held-out rows (the sample's first rows,
+    # as many as an in-memory fit uses); without any, from the sample's training
+    # rows. The sample and the weights are the same in every process of a
+    # distributed fit, so every process computes the same offsets.
+    calibration = slice(0, min(n_val or len(sample), MAX_VALIDATION_ROWS))
+    estimator._calibrate_missing_cells(encoded_sample.take(calibration))
     estimator.streaming_ = {
         "n_rows": int(stats.n_rows),
         "n_units": len(source.units),
