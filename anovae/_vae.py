@@ -31,7 +31,8 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
     Numeric columns get a Gaussian likelihood on standardized values, 0/1 columns a
     Bernoulli likelihood (``likelihood="auto"``) and string or categorical columns of
     a DataFrame a categorical likelihood. Missing cells (NaN, None) are allowed in
-    ``fit`` and at scoring; only observed cells count in the likelihood.
+    ``fit`` and at scoring; training counts only observed cells, scoring gives a
+    missing one what an observed cell of a normal row costs (see ``score_samples``).
 
     Parameters
     ----------
@@ -392,8 +393,15 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         Densities refer to the data in its original units (Gaussian columns include
         the Jacobian of standardization and of any power transform). A missing cell
         contributes its expected log-likelihood given the row's observed cells (the
-        encoder's input is first completed by three encode-decode passes), so rows
-        with blanks are scored like complete ones instead of looking more normal.
+        encoder's input is first completed by three encode-decode passes) plus its
+        column's offset, fitted after training on the held-out rows (the training
+        rows without early stopping or a threshold that holds rows out): the mean
+        amount by which their observed cells fell short of the model's expectation,
+        rows beyond Tukey's fence of the training loss left out. The model's own
+        expectation is kinder than the truth (its variances are fitted on the rows
+        training keeps); with the offset a blank costs, on average, what an observed
+        cell of a normal row costs, so rows with blanks are scored like complete
+        ones instead of looking more normal.
         A category never seen in training, or a value outside [0, 1] in a 0/1
         column, costs the fixed log-probability -log(n + 1), n the column's
         training count.
