@@ -561,6 +561,18 @@ def lines_of(path):
     return path.read_text().splitlines()
 
 
+def test_impute_without_epochs_fits_the_imputers_default_model():
+    # What benchmarks/imputation.py measures as VAEImputer() is what the command runs.
+    from anovae_imputation._cli import _imputer
+
+    default = default_estimator().get_params()
+    built = _imputer("vae", ["a"], None, 0, "cpu", True).estimator.get_params()
+    assert {k: v for k, v in built.items() if k not in ("device", "verbose")} == {
+        k: v for k, v in default.items() if k not in ("device", "verbose")
+    }
+    assert _imputer("vae", ["a"], 7, 0, "cpu", True).estimator.max_epochs == 7
+
+
 def test_impute_fills_every_missing_cell_and_reports_per_column(run_cli, table, tmp_path):
     out = tmp_path / "out.csv"
     result = run_cli(table, "-o", out, "--na-values", "?", "--exclude", "id", "--epochs", 3, "-q")

@@ -66,8 +66,9 @@ def _check_method(ctx, param, value):
     "(ID-CVAE). A plugin's imputer fills the numeric columns.",
 )
 @click.option(
-    "--epochs", type=click.IntRange(min=1), default=100, show_default=True, metavar="N",
-    help="Maximum training epochs (training stops early when it stalls).",
+    "--epochs", type=click.IntRange(min=1), default=None, metavar="N",
+    help="Cap on training passes over the table. Default: none; the imputer's own "
+    "step budget decides, and training stops early when it stalls.",
 )
 @click.option(
     "--seed", type=int, default=0, show_default=True, metavar="INT",
@@ -236,7 +237,11 @@ def _choose_columns(frame, columns, exclude, method, path):
 
 
 def _imputer(method, targets, epochs, seed, device, quiet):
-    common = dict(max_epochs=epochs, device=device, verbose=0 if quiet else 1)
+    # Without --epochs the models keep their own budget: `anovae impute` then fills
+    # exactly as VAEImputer() does (the defaults benchmarks/imputation.py measures).
+    common = dict(device=device, verbose=0 if quiet else 1)
+    if epochs is not None:
+        common["max_epochs"] = epochs
     if method == "vae":
         from ._vae_imputer import VAEImputer, default_estimator
 
@@ -266,8 +271,10 @@ def _training_line(imputer, method, n_rows, seconds):
     if method not in _OWN:
         return f"fitted imputer {method!r} on {n_rows} rows ({seconds:.1f}s)"
     if method == "vae":
-        epochs = f"{imputer.estimator_.n_epochs_} epoch(s)"
-        return f"trained a VAE on {n_rows} rows ({epochs}, {seconds:.1f}s)"
+        models = imputer.estimators_
+        epochs = "/".join(str(model.n_epochs_) for model in models)
+        what = "a VAE" if len(models) == 1 else f"{len(models)} VAEs"
+        return f"trained {what} on {n_rows} rows ({epochs} epoch(s), {seconds:.1f}s)"
     epochs = ", ".join(f"{name} {model.n_epochs_}" for name, model in imputer.estimators_.items())
     return (
         f"trained {len(imputer.estimators_)} conditional VAE(s) on {n_rows} rows "
