@@ -303,7 +303,7 @@ def test_early_stopping_watches_the_loss_trimmed_like_training(fitted):
     device = torch.device("cpu")
     eps = vae._draws((1, 1, vae.latent_dim), device)
     with torch.no_grad():
-        trained, _, _ = negative_elbo(vae.module_, to_batch(encoded, device), eps[0], trim_fraction=0.3)
+        trained, _, _ = negative_elbo(vae.module_, to_batch(encoded, device), eps[0], beta=vae.beta, trim_fraction=0.3)
     watched = vae._validation_loss(vae.module_, encoded, None, device)()
     assert watched == pytest.approx(float(trained), rel=1e-6)
 
