@@ -16,6 +16,30 @@ The 15 sets of ``odds-dev`` are split in two groups, fixed before any measuremen
 - ``HELD_OUT``: fault, internetads, spambase, waveform, wpbc. Never used to choose
   anything; the README reports them apart.
 
+Candidates measured on ``CHOSEN_ON`` (3 seeds) and the IoT sample's seed 0, none
+kept: mean AUROC / AP on the ten sets, IoT AUROC beside it (the first four rows
+were code patches, the rest ``--anovae-params``). The defaults give 0.828 / 0.521
+and 0.970.
+
+| candidate | chosen-on | IoT s0 | note |
+|---|---|---|---|
+| floor on the learned log-variance -4 / -3 / -2 (default -6) | 0.827 / 0.825 / 0.822 | | |
+| contaminated Gaussian, weight 0.001 / 0.01 / 0.02 / 0.05 / 0.1 of N(0, 1) | 0.828 / 0.836 / 0.838 / 0.836 / 0.835 | - / 0.799 / - / 0.780 / - | cardio 0.90-0.91 |
+| the same, broad part N(mean, (10 sd)^2), weight 0.01 | | 0.889 | |
+| most frequent value of a column (share >= 0.5 / 0.3) as its own 0/1 column | 0.826 / 0.823 | | |
+| IWAE bound K = 2 / 3 / 5 / 10, one repetition | 0.827 / 0.828 / 0.827 / 0.828 | 0.971 / 0.971 / 0.973 / - | |
+| activation elu / tanh | 0.816 / 0.828 | | |
+| latent_dim 4 / 16; layers (128, 64) | 0.814 / 0.826; 0.816 | | |
+| beta 0.5 / 1.25 / 1.5 / 2 | 0.823 / 0.833 / 0.836 / 0.835 | - / 0.959 / 0.934 / 0.874 | AP 0.517 / 0.537 / 0.546 / 0.550 |
+
+A robust likelihood caps what one cell can cost, which rescues cardio (two nearly
+constant columns sit at the variance floor with the largest per-cell costs) but blunts the relation-breaking
+anomalies of the IoT sample. beta = 1.25 was tried as a default and taken back:
+the IoT sample's other seeds (used for reporting only) fell to 0.926 / 0.910 /
+0.949 and type_mimicry on seed 1 below IsolationForest (0.966 vs 0.977). The
+IWAE bound with K = 3 and one repetition matches the default at 3/5 of the
+decoder passes (1.4x faster scoring); not adopted this release.
+
 Run from the repository root::
 
     python benchmarks/odds.py                       # 15 sets, 3 seeds, 6 detectors
