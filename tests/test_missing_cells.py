@@ -1,8 +1,5 @@
 """What a blank costs: per-column offsets calibrated on held-out rows (anovae/_missing_cells.py)."""
 
-import json
-import zipfile
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +8,7 @@ import anovae
 from anovae import VAE, ConditionalVAE
 from anovae.errors import ModelFileError
 from anovae.modeling import encode_rows, map_chunks, scoring_draws
+from model_files import rewrite
 from test_scoring import blank, related
 
 
@@ -66,14 +64,7 @@ def test_a_model_file_without_offsets_scores_blanks_as_before(tmp_path, noisy_mo
     np.testing.assert_array_equal(anovae.load(path).score_samples(blanked), noisy_model.score_samples(blanked))
 
     old = tmp_path / "old.anovae"
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(old, "w") as target:
-        for item in source.infolist():
-            data = source.read(item)
-            if item.filename == "anovae.json":
-                header = json.loads(data)
-                del header["meta"]["missing_offsets"]
-                data = json.dumps(header).encode()
-            target.writestr(item, data)
+    rewrite(path, old, meta=lambda meta: meta.pop("missing_offsets"))
     loaded = anovae.load(old)
     assert not offsets(loaded).any()
     # Complete rows never see the offsets; blanks score their expected value alone.
@@ -88,14 +79,7 @@ def test_a_model_file_without_offsets_scores_blanks_as_before(tmp_path, noisy_mo
 def test_corrupt_missing_cell_offsets_are_a_model_file_error(tmp_path, noisy_model, stored):
     good, bad = tmp_path / "good.anovae", tmp_path / "bad.anovae"
     anovae.save(noisy_model, good)
-    with zipfile.ZipFile(good) as source, zipfile.ZipFile(bad, "w") as target:
-        for item in source.infolist():
-            data = source.read(item)
-            if item.filename == "anovae.json":
-                header = json.loads(data)
-                header["meta"]["missing_offsets"] = stored
-                data = json.dumps(header).encode()
-            target.writestr(item, data)
+    rewrite(good, bad, meta=lambda meta: meta.update(missing_offsets=stored))
     with pytest.raises(ModelFileError, match="bad.anovae.*missing-cell offsets"):
         anovae.load(bad)
 

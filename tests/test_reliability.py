@@ -6,7 +6,6 @@ send the signal once its temporary output exists.
 """
 
 import io
-import json
 import os
 import signal
 import subprocess
@@ -26,6 +25,7 @@ import anovae
 from anovae import VAE
 from anovae.cli import cli
 from anovae.errors import ModelFileError
+from model_files import rewrite
 
 FAST = ["--epochs", "2", "--quiet"]
 SMALL = dict(max_epochs=2, hidden_layer_sizes=(16,), latent_dim=2, random_state=0)
@@ -78,35 +78,6 @@ def model_file(tmp_path_factory):
     frame = table()
     vae = VAE(**SMALL).fit(frame[["a", "b", "kind"]])
     return anovae.save(vae, folder / "model.anovae")
-
-
-def rewrite(source, target, *, meta=None, arrays=None, extra=None, compresslevel=None):
-    """Copy a model file, changing its metadata (a function of the header dict), arrays
-    ({name: ndarray}) or adding raw entries ({name: bytes or a writer function})."""
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(
-        target, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel
-    ) as dst:
-        for name in src.namelist():
-            data = src.read(name)
-            if name == "anovae.json" and meta is not None:
-                header = json.loads(data)
-                meta(header["meta"])
-                data = json.dumps(header).encode()
-            key = name[len("arrays/") : -len(".npy")]
-            if arrays and key in arrays:
-                buffer = io.BytesIO()
-                np.save(buffer, arrays.pop(key))
-                data = buffer.getvalue()
-            if extra and name in extra:
-                continue
-            dst.writestr(name, data)
-        for name, content in (extra or {}).items():
-            if callable(content):
-                with dst.open(name, "w", force_zip64=True) as handle:
-                    content(handle)
-            else:
-                dst.writestr(name, content)
-    return target
 
 
 def zeros_npy(n_bytes, dtype="<f8"):
