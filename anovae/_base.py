@@ -330,6 +330,8 @@ class BaseVAE(BaseEstimator):
             compile_step=self.compile,
             precision=self.precision,
             trim_fraction=self.trim_fraction,
+            # Only VAE has it; ConditionalVAE and plugin subclasses train on whole rows.
+            input_masking=getattr(self, "input_masking", 0.0),
             eval_interval=EVAL_INTERVAL,
             **hooks,
         )

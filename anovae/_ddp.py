@@ -125,8 +125,8 @@ class _Loss(torch.nn.Module):
         self.module = module
         self.beta, self.trim_fraction = beta, trim_fraction
 
-    def forward(self, batch, eps, condition=None):
-        return negative_elbo(self.module, batch, eps, self.beta, condition, self.trim_fraction)
+    def forward(self, batch, eps, condition=None, *encoder_batch):
+        return negative_elbo(self.module, batch, eps, self.beta, condition, self.trim_fraction, *encoder_batch)
 
 
 def current_group():

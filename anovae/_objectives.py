@@ -116,7 +116,7 @@ def rows_kept(n_rows, trim_fraction):
     return max(1, int(round(n_rows * (1.0 - trim_fraction))))
 
 
-def negative_elbo(module, batch, eps, beta=1.0, condition=None, trim_fraction=0.0):
+def negative_elbo(module, batch, eps, beta=1.0, condition=None, trim_fraction=0.0, encoder_batch=None):
     """Minibatch training loss: mean over rows of -(E[log p(x|z)] - beta * KL).
 
     With ``trim_fraction`` > 0 the rows with the highest loss in the minibatch are
@@ -124,10 +124,14 @@ def negative_elbo(module, batch, eps, beta=1.0, condition=None, trim_fraction=0.
     the model explains worst are presumed anomalies, and a detector trained on
     contaminated data should not learn to reconstruct them.
 
+    ``encoder_batch``, when given, is what the encoder sees instead of ``batch`` (the
+    same rows with some cells hidden, :func:`mask_inputs`); the likelihood is always
+    that of ``batch``'s observed cells.
+
     Returns (loss, reconstruction sum, kl sum) so the loop can log both terms
     without recomputing them; the sums cover every row.
     """
-    out, mu, log_var = module(batch, eps, condition)
+    out, mu, log_var = module(batch if encoder_batch is None else encoder_batch, eps, condition)
     recon = module.likelihood(out, batch).sum(dim=-1)
     kl = gaussian_kl(mu, log_var)
     # beta = 1 (the ELBO itself) skips a multiply and its backward on every step.
@@ -136,3 +140,22 @@ def negative_elbo(module, batch, eps, beta=1.0, condition=None, trim_fraction=0.
         keep = rows_kept(per_row.shape[0], trim_fraction)
         per_row = torch.topk(per_row, keep, largest=False, sorted=False).values
     return per_row.mean(), recon.sum(), kl.sum()
+
+
+def mask_inputs(batch, share, generator):
+    """``batch`` with each cell hidden (made missing) with probability ``share``.
+
+    For training with ``input_masking``: the encoder then learns to infer the code
+    from partial rows, so that a row with blank cells is explained as well as a
+    complete one. The draws come from the training ``generator`` (reproducible).
+    """
+    device = batch.num.device
+
+    def hidden(block):
+        return torch.rand(block.shape, generator=generator, device=device) < share
+
+    return type(batch)(
+        batch.num.masked_fill(hidden(batch.num), float("nan")),
+        batch.bin.masked_fill(hidden(batch.bin), float("nan")),
+        batch.cat.masked_fill(hidden(batch.cat), -1),
+    )

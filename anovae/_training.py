@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from ._objectives import negative_elbo
+from ._objectives import mask_inputs, negative_elbo
 from ._optim import OPTIMIZERS
 from .errors import TrainingError
 
@@ -30,8 +30,9 @@ def make_loss(module, beta, compile_step, trim_fraction=0.0):
     Compilation costs seconds to a minute up front and pays off on long runs.
     """
 
-    def loss(batch, eps, condition):
-        return negative_elbo(module, batch, eps, beta, condition, trim_fraction)
+    def loss(batch, eps, condition, *encoder_batch):
+        # encoder_batch only with input masking: the common call keeps its signature.
+        return negative_elbo(module, batch, eps, beta, condition, trim_fraction, *encoder_batch)
 
     if compile_step:
         return torch.compile(loss, dynamic=False)
@@ -97,6 +98,7 @@ def train(
     compile_step=False,
     precision="float32",
     trim_fraction=0.0,
+    input_masking=0.0,
     eval_interval=None,
     batches=None,
     loss_fn=None,
@@ -147,14 +149,18 @@ def train(
     while step < max_steps:
         batch, condition, epoch = next(batches)
         eps = torch.randn(len(batch), latent_dim, generator=generator, device=device)
+        # The encoder's view of the batch: with input masking, a share of its cells
+        # hidden (drawn after eps, so without masking the draws are unchanged).
+        args = (batch, eps, condition) if not input_masking else (
+            batch, eps, condition, mask_inputs(batch, input_masking, generator))
         if autocast_dtype is None and not torch.is_autocast_enabled(device.type):
             # Entering even a disabled autocast context costs more than one of a
             # small network's elementwise ops; it is needed only to switch off a
             # caller's autocast.
-            loss, recon, kl = loss_fn(batch, eps, condition)
+            loss, recon, kl = loss_fn(*args)
         else:
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                loss, recon, kl = loss_fn(batch, eps, condition)
+                loss, recon, kl = loss_fn(*args)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -181,6 +181,18 @@ def test_detect_contamination(data):
     assert read_csv(result.stdout)["is_anomaly"].sum() == 10
 
 
+
+def test_detect_input_masking_trains_the_model_it_names(data, tmp_path):
+    model_out = tmp_path / "m.anovae"
+    result = invoke("detect", data, "--exclude", "id", "--input-masking", "0.1",
+                    "--model-out", model_out, *FAST)
+    assert result.exit_code == 0, result.output
+    assert anovae.load(model_out).input_masking == 0.1
+    plain = invoke("detect", data, "--exclude", "id", *FAST)
+    assert not np.allclose(read_csv(result.stdout)["anomaly_score"], read_csv(plain.stdout)["anomaly_score"])
+    refused = invoke("detect", data, "--exclude", "id", "--input-masking", "1", *FAST)
+    assert refused.exit_code == 2 and "--input-masking" in refused.output
+
 def test_supervised_threshold_learns_from_the_label_column(data, tmp_path):
     model_out = tmp_path / "f1.anovae"
     result = invoke("detect", data, "--exclude", "id", "--label-column", "label",

@@ -194,6 +194,7 @@ def estimator_for(training, params, has_labels, quiet=False):
         latent_dim=training.latent_dim,
         max_epochs=training.epochs,
         max_steps=training.steps or "auto",
+        input_masking=training.input_masking,
         contamination=training.contamination if training.contamination is not None else "auto",
         threshold=strategy,
         device=training.device,

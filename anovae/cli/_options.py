@@ -27,6 +27,7 @@ class Training:
     contamination: float
     epochs: int
     steps: int
+    input_masking: float
     latent_dim: int
     device: str
     seed: int
@@ -35,7 +36,7 @@ class Training:
 def _check_finite(ctx, param, value):
     # click's FloatRange lets NaN through: every comparison with it is False.
     if value is not None and value != value:
-        raise click.BadParameter(f"{value!r} is not a number in (0, 0.5]")
+        raise click.BadParameter(f"{value!r} is not a number")
     return value
 
 
@@ -124,6 +125,17 @@ _OPTIONS = [
         default=None,
         help="Gradient-step budget (default: chosen from the number of rows, see "
         "VAE's max_steps).",
+    ),
+    click.option(
+        "--input-masking",
+        type=click.FloatRange(0, 1, max_open=True),
+        callback=_check_finite,
+        metavar="SHARE",
+        default=0.0,
+        show_default=True,
+        help="Share of cells hidden from the encoder at each training step, so that "
+        "rows with blank cells score like complete ones (see VAE's input_masking); "
+        "e.g. 0.1 for data with many blanks.",
     ),
     click.option(
         "--latent-dim",
