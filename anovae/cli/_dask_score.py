@@ -83,37 +83,27 @@ def score_part(part, index, model, folder, job):
     """Worker task: score the file ``part`` into ``folder/part-{index:05d}.parquet``."""
     import numpy as np
 
-    from ._detection import TopRows, check_model_values, check_scores, model_input, score_rows, with_results
+    from ._detection import ChunkScores, with_results
     from ._io import _check_part_columns, iter_table
     from ._output import open_table_output
 
     estimator = model.estimator()
     if job.device is not None:
         estimator.set_params(device=job.device)
-    result = PartResult()
-    best = TopRows(job.top)
+    tally = ChunkScores(estimator, job.features, part, top=job.top, label_column=job.label_column)
     target = os.path.join(folder, f"part-{index:05d}.parquet")
     fixed_by = f"the first rows of {job.first_part}"
     with open_table_output(target, schema=job.schema, fixed_by=fixed_by, name=part) as table:
         for chunk in iter_table(part, chunksize=job.chunksize, dtype=job.dtype, **job.reading):
-            if result.rows == 0:
+            if tally.rows == 0:
                 _check_part_columns(part, chunk.columns, job.first_part, job.columns)
-            check_model_values(estimator, chunk, job.features, part)
-            scores, flags = score_rows(estimator, model_input(estimator, chunk, job.features))
-            check_scores(scores, chunk, part)
+            scores, flags = tally(chunk)
             table.write(with_results(chunk, job.names, scores, flags))
-            result.rows += len(chunk)
-            result.flagged += int(flags.sum())
-            best.add(chunk, scores)
-            if job.label_column is not None:
-                result.labels.append(chunk[job.label_column].astype(object).to_numpy())
-                result.scores.append(scores)
-                result.flags.append(flags)
-    result.top_rows, result.top_scores = best.rows, best.scores
-    if job.label_column is not None and result.rows:
-        result.labels = [np.concatenate(result.labels)]
-        result.scores = [np.concatenate(result.scores)]
-        result.flags = [np.concatenate(result.flags)]
+    result = PartResult(tally.rows, tally.flagged, tally.best.rows, tally.best.scores)
+    if job.label_column is not None and tally.rows:
+        result.labels = [np.concatenate([labels.to_numpy() for labels in tally.labels])]
+        result.scores = [np.concatenate(tally.scores)]
+        result.flags = [np.concatenate(tally.flags)]
     return result
 
 

@@ -386,6 +386,37 @@ def threshold_line(estimator, flagged, n_rows):
     )
 
 
+class ChunkScores:
+    """Scores a table chunk by chunk, keeping what the summary needs: row and flag
+    counts, the top rows and, with a label column, every label, score and flag.
+
+    One rule for ``anovae score`` and its Dask tasks: each chunk's values are
+    checked against the model, scored, and its scores checked, before any of it is
+    written.
+    """
+
+    def __init__(self, estimator, features, source, *, top, label_column=None):
+        self.estimator, self.features, self.source = estimator, features, source
+        self.label_column = label_column
+        self.rows = self.flagged = 0
+        self.best = TopRows(top)
+        self.labels, self.scores, self.flags = [], [], []
+
+    def __call__(self, chunk):
+        """(scores, flags) of ``chunk``'s rows."""
+        check_model_values(self.estimator, chunk, self.features, self.source)
+        scores, flags = score_rows(self.estimator, model_input(self.estimator, chunk, self.features))
+        check_scores(scores, chunk, self.source)
+        self.rows += len(chunk)
+        self.flagged += int(flags.sum())
+        self.best.add(chunk, scores)
+        if self.label_column is not None:
+            self.labels.append(chunk[self.label_column].astype(object))
+            self.scores.append(scores)
+            self.flags.append(flags)
+        return scores, flags
+
+
 class TopRows:
     """The ``n`` highest-scoring rows seen so far, kept across chunks (memory: n rows)."""
 

@@ -186,19 +186,15 @@ def score(data, model_path, output, chunksize, label_column, top, device, dask_a
     import pandas as pd
 
     from ._detection import (
-        TopRows,
-        check_model_values,
-        check_scores,
+        ChunkScores,
         features_line,
         label_report,
         label_targets,
         load_model,
         model_dtypes,
         model_features,
-        model_input,
         report,
         result_names,
-        score_rows,
         threshold_line,
         with_results,
     )
@@ -208,42 +204,31 @@ def score(data, model_path, output, chunksize, label_column, top, device, dask_a
     check_table_output(output, force=force, inputs=[data, model_path])
     estimator = load_model(model_path, device)
     dtype = model_dtypes(estimator)
-    n_rows = flagged = 0
-    best = TopRows(top)
-    label_parts, score_parts, flag_parts = [], [], []
-    features = labels = None
+    tally = ChunkScores(estimator, None, data, top=top, label_column=label_column)
+    labels = None
     with open_table_output(output) as table:
         # The model reads parsed values; the output copies the cells as written.
         for chunk, cells in iter_table(data, chunksize=chunksize, dtype=dtype, cells="text", **reading):
-            if features is None:
+            if tally.features is None:
                 if label_column is not None:
                     check_columns([label_column], chunk.columns, "--label-column")
-                features = model_features(estimator, chunk.columns, data, label_column)
+                tally.features = model_features(estimator, chunk.columns, data, label_column)
                 names = result_names(chunk.columns)
-            check_model_values(estimator, chunk, features, data)
-            scores, flags = score_rows(estimator, model_input(estimator, chunk, features))
-            check_scores(scores, chunk, data)
+            scores, flags = tally(chunk)
             table.write(with_results(table.rows(chunk, cells), names, scores, flags))
-            n_rows += len(chunk)
-            flagged += int(flags.sum())
-            best.add(chunk, scores)
-            if label_column is not None:
-                label_parts.append(chunk[label_column].astype(object))
-                score_parts.append(scores)
-                flag_parts.append(flags)
         if label_column is not None:
             # Inside the output block: a bad label column must not leave a file behind.
-            all_labels = pd.concat(label_parts, ignore_index=True).rename(label_column)
+            all_labels = pd.concat(tally.labels, ignore_index=True).rename(label_column)
             labels = label_targets(all_labels, data)
     lines = [
-        features_line(estimator, n_rows),
+        features_line(estimator, tally.rows),
         f"scored with {model_path} (trained {estimator.n_epochs_} epoch(s))",
-        threshold_line(estimator, flagged, n_rows),
+        threshold_line(estimator, tally.flagged, tally.rows),
     ]
     if labels is not None:
-        lines.append(label_report(labels, np.concatenate(score_parts), np.concatenate(flag_parts)))
+        lines.append(label_report(labels, np.concatenate(tally.scores), np.concatenate(tally.flags)))
     if output is not None:
         lines.append(f"wrote {os.fspath(output)}")
     report(lines, quiet)
-    for line in best.lines(estimator, features, data):
+    for line in tally.best.lines(estimator, tally.features, data):
         click.echo(line, err=True)
