@@ -15,6 +15,7 @@ import anovae
 from anovae._plugins import get_plugin_manager, registrations
 from anovae.errors import DataError, ModelFileError, PluginError
 from conftest import requires_data
+from model_files import rewrite
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_FILES = ("mnist/train-images-idx3-ubyte.gz", "mnist/t10k-images-idx3-ubyte.gz")
@@ -363,23 +364,11 @@ def test_save_load_round_trip(plugin, tmp_path):
 
 
 def test_model_saved_for_a_gpu_loads_on_a_cpu(plugin, tmp_path):
-    import json
-    import zipfile
-
-    import torch
-
     images = fake_digits()
     model = plugin.ImageVAE(preset="paper", latent_dim=2, max_epochs=1, random_state=0, device="cpu").fit(images)
     path = anovae.save(model, tmp_path / "model.anovae")
     rewritten = tmp_path / "gpu.anovae"
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(rewritten, "w") as dst:
-        for name in src.namelist():
-            data = src.read(name)
-            if name == "anovae.json":
-                header = json.loads(data)
-                header["meta"]["params"]["device"] = "cuda:0"
-                data = json.dumps(header).encode()
-            dst.writestr(name, data)
+    rewrite(path, rewritten, meta=lambda meta: meta["params"].update(device="cuda:0"))
     loaded = anovae.load(rewritten)
     assert loaded.device == ("cuda:0" if torch.cuda.is_available() else "cpu")
     np.testing.assert_allclose(loaded.score_samples(images), model.score_samples(images), rtol=1e-5)
