@@ -26,3 +26,17 @@ def requires_data(*relative_paths):
     return pytest.mark.skipif(
         bool(missing), reason=f"data file(s) missing from {home}: {', '.join(missing)}"
     )
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module's tests, restored after: its small networks
+    train and score faster that way, and on a busy shared machine torch's spinning
+    worker threads can make them many times slower. A module opts in with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -49,16 +49,7 @@ def tiny_frame(n=40, seed=0):
     )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Tiny models train faster on one thread, and on a busy shared machine
-    # torch's spinning worker threads can make them many times slower.
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -27,15 +27,7 @@ SMALL = dict(max_epochs=2, hidden_layer_sizes=(16,), latent_dim=2, random_state=
 OPENERS = {".csv.gz": gzip.open, ".csv.bz2": bz2.open, ".csv.xz": lzma.open}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Tiny models score faster on one thread, and the machine is shared.
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def table(n=200, seed=0):

@@ -31,15 +31,7 @@ FAST = ["--epochs", "2", "--quiet"]
 SMALL = dict(max_epochs=2, hidden_layer_sizes=(16,), latent_dim=2, random_state=0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Tiny models train faster on one thread, and the machine is shared.
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def table(n=300, seed=0):

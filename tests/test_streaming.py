@@ -25,15 +25,7 @@ from anovae.errors import DataError
 from scale_data import telemetry, write_parquet_parts
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Small networks train faster on one thread on a busy two-core machine.
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
