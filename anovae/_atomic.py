@@ -80,11 +80,7 @@ def _sync_folder(folder):
     # Makes the rename itself durable; a file system that cannot sync a folder
     # (some network mounts) has still completed the write.
     with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _sync(folder)
 
 
 def _final_mode(target):
