@@ -358,11 +358,19 @@ class BaseVAE(BaseEstimator):
     def _log_jacobian(self, encoded):
         return _scoring.log_jacobian(self._codec, encoded)
 
-    def _log_likelihood_bound(self, encoded, conditions=None):
-        """ELBO (n_importance_samples=1) or IWAE bound per row, in nats."""
+    def _log_likelihood_bound(self, encoded, conditions=None, kl_weight=None):
+        """ELBO (n_importance_samples=1) or IWAE bound per row, in nats, with the KL
+        term counted ``kl_weight`` times (None: the estimator's :meth:`_score_kl_weight`)."""
         device = self._scoring_device()
         eps = self._draws((self.n_mc_samples, self.n_importance_samples, 1, self.latent_dim), device)
-        return _scoring.log_likelihood_bounds(self.module_, self._codec, encoded, eps, device, conditions)
+        if kl_weight is None:
+            kl_weight = self._score_kl_weight()
+        return _scoring.log_likelihood_bounds(self.module_, self._codec, encoded, eps, device, conditions, kl_weight)
+
+    def _score_kl_weight(self):
+        """How many times the KL term counts in the estimator's scores: 1, the bound
+        itself, unless a subclass says otherwise."""
+        return 1.0
 
     def _cell_scores(self, encoded, conditions=None):
         """Negative expected log-likelihood per cell (NaN where missing), table order."""

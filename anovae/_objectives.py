@@ -75,11 +75,12 @@ def elbo_terms(module, batch, eps, condition=None, fill_missing=False):
     return cell_ll, gaussian_kl(mu, log_var)
 
 
-def iwae_bound(module, batch, eps, condition=None, fill_missing=False):
-    """Importance-weighted bound per row.
+def iwae_bound(module, batch, eps, condition=None, fill_missing=False, extra_kl=0.0):
+    """Importance-weighted bound per row, minus ``extra_kl`` times KL(q(z | x) || p(z)).
 
     ``eps`` has shape (S, K, n, latent_dim): S independent K-sample bounds, averaged.
-    ``fill_missing`` as in :func:`elbo_terms`.
+    ``fill_missing`` as in :func:`elbo_terms`; ``extra_kl`` as in
+    :func:`log_likelihood_bound`.
     """
     mu, log_var = module.encode(complete_inputs(module, batch, condition) if fill_missing else batch, condition)
     z = module.reparameterize(mu, log_var, eps)
@@ -89,21 +90,25 @@ def iwae_bound(module, batch, eps, condition=None, fill_missing=False):
     log_qz = _log_normal(z, mu, log_var)
     log_w = log_px + log_pz - log_qz  # (S, K, n)
     k = eps.shape[1]
-    return (torch.logsumexp(log_w, dim=1) - math.log(k)).mean(dim=0)
+    bound = (torch.logsumexp(log_w, dim=1) - math.log(k)).mean(dim=0)
+    return bound - extra_kl * gaussian_kl(mu, log_var) if extra_kl else bound
 
 
-def log_likelihood_bound(module, batch, eps, condition=None, fill_missing=False):
+def log_likelihood_bound(module, batch, eps, condition=None, fill_missing=False, kl_weight=1.0):
     """The bound on log p(x) that scores report, per row, in nats.
 
     ``eps`` has shape (S, K, n, latent_dim) (n may be 1: the same draws for every
     row). With K = 1 it is the ELBO with its analytic KL (:func:`elbo_terms`), with
     K > 1 the importance-weighted bound (:func:`iwae_bound`); either is averaged
-    over the S draws. ``fill_missing`` as in :func:`elbo_terms`.
+    over the S draws. ``fill_missing`` as in :func:`elbo_terms`. ``kl_weight``
+    counts KL(q(z | x) || p(z)) that many times in all (1: the bound itself; more
+    subtracts the extra copies, a looser bound that weighs how atypical the row's
+    code is).
     """
     if eps.shape[1] == 1:
         cell_ll, kl = elbo_terms(module, batch, eps[:, 0], condition, fill_missing)
-        return cell_ll.sum(dim=-1) - kl
-    return iwae_bound(module, batch, eps, condition, fill_missing)
+        return cell_ll.sum(dim=-1) - (kl if kl_weight == 1 else kl_weight * kl)
+    return iwae_bound(module, batch, eps, condition, fill_missing, extra_kl=kl_weight - 1)
 
 
 def rows_kept(n_rows, trim_fraction):

@@ -102,17 +102,18 @@ def missing_cells(codec, encoded):
     return missing[:, codec.column_order()]
 
 
-def log_likelihood_bounds(module, codec, encoded, eps, device, conditions=None):
+def log_likelihood_bounds(module, codec, encoded, eps, device, conditions=None, kl_weight=1.0):
     """ELBO (one importance sample) or IWAE bound per row, in nats, in the data's units.
 
     ``eps`` has shape (S, K, 1, latent_dim). A missing cell contributes its expected
     log-likelihood given the observed ones, so that rows with different numbers of
     observed cells are comparable: leaving the cell out would make every incomplete
-    row look more normal.
+    row look more normal. ``kl_weight``: see
+    :func:`~anovae._objectives.log_likelihood_bound`.
     """
 
     def fn(batch, condition):
-        return log_likelihood_bound(module, batch, eps, condition, fill_missing=True)
+        return log_likelihood_bound(module, batch, eps, condition, fill_missing=True, kl_weight=kl_weight)
 
     bound = map_chunks(module, encoded, fn, device, samples=eps.shape[0] * eps.shape[1], conditions=conditions)
     return bound + log_jacobian(codec, encoded)

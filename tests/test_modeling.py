@@ -40,7 +40,9 @@ def test_the_core_scores_with_the_public_draws_and_bound(fitted):
     from anovae._scoring import to_batch
 
     with torch.inference_mode():
-        bound = log_likelihood_bound(model.module_, to_batch(encoded, "cpu"), eps, fill_missing=True)
+        bound = log_likelihood_bound(
+            model.module_, to_batch(encoded, "cpu"), eps, fill_missing=True, kl_weight=model.score_kl_weight
+        )
     expected = model.score_samples(X) - model._log_jacobian(encoded)
     np.testing.assert_allclose(bound.double().numpy(), expected, rtol=1e-5, atol=1e-4)
 
@@ -108,7 +110,11 @@ def test_public_functions_reproduce_the_models_own_scores(mixed):
     encoded = encode_rows(model, frame)
     eps = scoring_draws(model, (model.n_mc_samples, model.n_importance_samples, 1, model.latent_dim))
     bound = map_chunks(
-        model, encoded, lambda batch, condition: log_likelihood_bound(model.module_, batch, eps, fill_missing=True),
+        model,
+        encoded,
+        lambda batch, condition: log_likelihood_bound(
+            model.module_, batch, eps, fill_missing=True, kl_weight=model.score_kl_weight
+        ),
         samples=model.n_mc_samples,
     )
     # Standardized columns: the scores add the same Jacobian constant to every row.

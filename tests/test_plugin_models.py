@@ -114,7 +114,8 @@ def test_vae_score_feature_names_and_fit_predict_with_labels():
     model = VAE(latent_dim=2, max_epochs=2, random_state=0).set_output(transform="pandas").fit(X)
     assert list(model.get_feature_names_out()) == ["vae0", "vae1"]
     assert list(model.transform(X).columns) == ["vae0", "vae1"]
-    assert model.score(X) == pytest.approx(model.score_samples(X).mean())
+    # score is the plain bound (KL once), whatever score_kl_weight adds to score_samples
+    assert model.score(X) == pytest.approx(model.set_params(score_kl_weight=1.0).score_samples(X).mean())
     search = GridSearchCV(VAE(max_epochs=2, random_state=0), {"latent_dim": [1, 2]}, cv=2).fit(X)
     assert search.best_params_["latent_dim"] in (1, 2)
     y = np.zeros(len(X), dtype=int)

@@ -134,12 +134,14 @@ def test_importance_weighted_bound_is_tighter_than_elbo(fitted):
     assert iwae.mean() > elbo.mean()
 
 
-def test_feature_scores_sum_to_the_negative_elbo(fitted):
+def test_feature_scores_and_the_weighted_kl_sum_to_the_negative_score(fitted):
     vae, X = fitted
     cells = vae.feature_scores(X)
     assert cells.shape == X.shape
     kl = vae._kl(vae._encode(X)[0])
-    np.testing.assert_allclose(cells.sum(axis=1) + kl, -vae.score_samples(X), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        cells.sum(axis=1) + vae.score_kl_weight * kl, -vae.score_samples(X), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_feature_scores_point_at_the_broken_column():
