@@ -92,13 +92,19 @@ def telemetry_part(rows, seed, part):
     return pa.table(columns)
 
 
-def write_telemetry(folder, rows, parts, seed=0):
-    """``rows`` rows as ``parts`` Parquet files ``part-NNNNN.parquet`` in ``folder``."""
+def write_parts(folder, rows, parts, make_part, seed=0, **write_options):
+    """``rows`` rows as ``parts`` Parquet files ``part-NNNNN.parquet`` in ``folder``;
+    ``make_part(rows, seed, part)`` builds each one's Arrow table."""
     folder.mkdir(parents=True, exist_ok=True)
     sizes = [rows // parts + (i < rows % parts) for i in range(parts)]
     for i, size in enumerate(sizes):
-        pq.write_table(telemetry_part(size, seed, i), folder / f"part-{i:05d}.parquet")
+        pq.write_table(make_part(size, seed, i), folder / f"part-{i:05d}.parquet", **write_options)
     return folder
+
+
+def write_telemetry(folder, rows, parts, seed=0):
+    """Generated telemetry (:func:`telemetry_part`) as :func:`write_parts` writes it."""
+    return write_parts(folder, rows, parts, telemetry_part, seed)
 
 
 def write_donors(folder, data_home, parts=8):

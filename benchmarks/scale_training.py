@@ -55,7 +55,7 @@ import numpy as np
 import pyarrow.dataset as ds
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from scale import Peaks, anovae_command, timed, write_donors  # noqa: E402
+from scale import Peaks, anovae_command, timed, write_donors, write_parts  # noqa: E402
 
 WEIGHTS = np.array([[1.0, 0.5, -0.8, 0.3, 1.2, -0.4], [0.2, -1.0, 0.6, 1.1, -0.3, 0.9]])
 MODES = np.array(["lo", "mid", "hi"])
@@ -90,13 +90,7 @@ def subtle_telemetry(rows, seed, part, anomaly_rate=0.02):
 
 
 def write_subtle_telemetry(folder, rows, parts, seed=0):
-    import pyarrow.parquet as pq
-
-    folder.mkdir(parents=True, exist_ok=True)
-    sizes = [rows // parts + (i < rows % parts) for i in range(parts)]
-    for i, size in enumerate(sizes):
-        pq.write_table(subtle_telemetry(size, seed, i), folder / f"part-{i:05d}.parquet", row_group_size=100_000)
-    return folder
+    return write_parts(folder, rows, parts, subtle_telemetry, seed, row_group_size=100_000)
 
 
 def fit_runs(name, data, work, evaluation):
