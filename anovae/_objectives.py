@@ -107,7 +107,7 @@ def log_likelihood_bound(module, batch, eps, condition=None, fill_missing=False,
     """
     if eps.shape[1] == 1:
         cell_ll, kl = elbo_terms(module, batch, eps[:, 0], condition, fill_missing)
-        return cell_ll.sum(dim=-1) - (kl if kl_weight == 1 else kl_weight * kl)
+        return cell_ll.sum(dim=-1) - kl_weight * kl
     return iwae_bound(module, batch, eps, condition, fill_missing, extra_kl=kl_weight - 1)
 
 
