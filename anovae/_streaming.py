@@ -37,10 +37,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._base import _check_training_rows, to_batch
+from ._base import _check_training_rows
 from ._budget import MAX_VALIDATION_ROWS, batch_size_for, max_steps_for
 from ._ddp import current_group
 from ._device import cpu_threads, resolve_device, training_threads
+from ._scoring import to_batch
 from ._sources import number_units, open_source, row_ids
 from ._stream_stats import StreamStats
 from ._tabular import Encoded
