@@ -263,6 +263,27 @@ def test_a_folder_or_glob_is_scored_as_one_table_in_order(tmp_path, data, model,
         np.testing.assert_allclose(parts["anomaly_score"], whole["anomaly_score"], rtol=1e-6)
 
 
+def test_a_folder_of_compressed_parts_is_scored_like_the_whole_file(tmp_path, data, model):
+    import zipfile
+
+    folder = split(table(), tmp_path / "parts", ".csv")
+    parts = sorted(folder.glob("*.csv"))
+    # One part of each kind a single file may be: gzip, zip, plain.
+    with open(parts[0], "rb") as plain, gzip.open(f"{parts[0]}.gz", "wb") as packed:
+        packed.write(plain.read())
+    with zipfile.ZipFile(f"{parts[1]}.zip", "w") as archive:
+        archive.write(parts[1], parts[1].name)
+    parts[0].unlink()
+    parts[1].unlink()
+    whole = pd.read_csv(score(data, model, tmp_path / "whole.csv"))
+    result = invoke("score", folder, "--model", model, "-o", tmp_path / "out.csv", "--quiet")
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(tmp_path / "out.csv", dtype={"id": str})
+    assert sorted(scored["id"]) == [f"{i:05d}" for i in range(200)]
+    by_id = whole.assign(id=whole["id"].map("{:05d}".format)).set_index("id")["anomaly_score"]
+    np.testing.assert_allclose(scored["anomaly_score"], by_id[scored["id"]].to_numpy(), rtol=1e-6)
+
+
 def test_a_bad_value_in_a_part_names_the_part_and_its_line(tmp_path, model):
     frame = table()
     frame["b"] = frame["b"].astype(object)

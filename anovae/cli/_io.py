@@ -198,11 +198,7 @@ def _part_key(path):
 
 
 def _is_data_name(name):
-    lowered = name.lower()
-    stem, suffix = os.path.splitext(lowered)
-    if suffix in _COMPRESSED or suffix == ".zst":
-        lowered = stem
-    return lowered.endswith(PARQUET_SUFFIXES + _TEXT_SUFFIXES)
+    return _inner_suffix(name) in PARQUET_SUFFIXES + _TEXT_SUFFIXES
 
 
 def _natural_key(path):
@@ -251,11 +247,10 @@ def _has_rows(part):
             return pq.ParquetFile(part).metadata.num_rows > 0
         except Exception:
             return True  # reading it reports the problem, naming the file
-    compression = _COMPRESSED.get(os.path.splitext(part.lower())[1])
-    if part.lower().endswith((".zst", ".zip")):
+    opener = _plain_opener(part)
+    if opener is None:
         return True
     try:
-        opener = open if compression is None else importlib.import_module(compression).open
         with opener(part, "rb") as handle:
             lines = 0
             for line in handle:
@@ -339,6 +334,9 @@ def _iter_parts(path, parts, *, chunksize, cells, **options):
 SEPARATORS = (",", ";", "\t", "|")
 _SUFFIX_SEP = {".tsv": "\t", ".tab": "\t", ".psv": "|"}
 _COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
+#: Compressed files read by their own readers (``_compression``): zstandard is an
+#: optional package, and a zip archive holds a member rather than a stream.
+_ARCHIVES = (".zst", ".zip")
 _SNIFF_BYTES = 1 << 16
 _DECIMAL_COMMA_RE = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 _stdin_copy = None
@@ -363,22 +361,28 @@ def _inner_suffix(path):
     """The suffix that says what the file holds: ``.tsv`` for ``data.tsv.gz``."""
     name = os.path.basename(str(path)).lower()
     stem, suffix = os.path.splitext(name)
-    if suffix in _COMPRESSED or suffix in (".zst", ".zip"):
+    if suffix in _COMPRESSED or suffix in _ARCHIVES:
         suffix = os.path.splitext(stem)[1]
     return suffix
 
 
+def _plain_opener(path):
+    """``open``, or the standard library's ``open`` for a .gz, .bz2 or .xz file, giving
+    the file's bytes; None for a .zst or .zip file, which these cannot read."""
+    suffix = os.path.splitext(str(path).lower())[1]
+    if suffix in _ARCHIVES:
+        return None
+    module = _COMPRESSED.get(suffix)
+    return open if module is None else importlib.import_module(module).open
+
+
 def _head_lines(path):
     """The first lines of a (possibly compressed) text file, for sniffing; [] if unreadable."""
-    opener = {"gzip": "gzip", "bz2": "bz2", "lzma": "lzma"}.get(_COMPRESSED.get(os.path.splitext(str(path).lower())[1]))
+    opener = _plain_opener(path)
+    if opener is None:
+        return []
     try:
-        if opener is None:
-            if str(path).lower().endswith((".zst", ".zip")):
-                return []
-            handle = open(path, "rb")
-        else:
-            handle = importlib.import_module(opener).open(path, "rb")
-        with handle:
+        with opener(path, "rb") as handle:
             head = handle.read(_SNIFF_BYTES)
     except (OSError, EOFError, ValueError, *DECODER_ERRORS):
         return []  # reading it properly will report the problem, naming the file
