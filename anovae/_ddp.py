@@ -154,7 +154,7 @@ def init_from_environment(device):
         try:
             dist.init_process_group(backend, init_method="env://", timeout=timeout)
         except Exception as exc:
-            raise AnovaeError(f"cannot join the distributed job: {' '.join(str(exc).split())}") from None
+            raise AnovaeError(f"cannot join the distributed job: {one_line_reason(exc)}") from None
     return ProcessGroup()
 
 

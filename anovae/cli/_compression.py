@@ -55,7 +55,7 @@ def decompression_error(path, exc):
         )
     if name == "zip" and isinstance(exc, ValueError) and "ZIP file" in str(exc):
         # pandas reads a zip archive holding exactly one file.
-        return DataError(f"{path}: {' '.join(str(exc).split())}; give one data file per archive")
+        return DataError(f"{path}: {one_line_reason(exc)}; give one data file per archive")
     if name == "zstd" and isinstance(exc, ImportError):
         return DataError(f"{path}: reading zstd-compressed files needs the zstandard package (pip install zstandard)")
     if _is_decoder_error(exc):

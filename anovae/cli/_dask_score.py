@@ -187,7 +187,7 @@ def _gather(client, futures, parts, address):
         ) from None
     except OSError as exc:  # the scheduler went away
         where = "the local Dask cluster" if address in (None, LOCAL) else f"the Dask scheduler at {address}"
-        raise DataError(f"lost {where} ({' '.join(str(exc).split())}); no output written") from None
+        raise DataError(f"lost {where} ({one_line_reason(exc)}); no output written") from None
 
 
 # ---- the command ---------------------------------------------------------------------------
