@@ -265,8 +265,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         """Completed copies of X: one (the expectations) or ``n_draws`` draws."""
         check_is_fitted(self)
         frame = as_frame(self, X, reset=False, names=self._names)
-        encoded = [encode_rows(model, frame) for model in self.estimators_]
-        missing = missing_cells(self.estimator_, encoded[0])
+        # One encoding serves every model: their codecs are fitted alike on the same table.
+        encoded = encode_rows(self.estimator_, frame)
+        missing = missing_cells(self.estimator_, encoded)
         missing[:, np.setdiff1d(np.arange(missing.shape[1]), self._targets)] = False
         rows = np.flatnonzero(missing.any(axis=1))
         copies = 1 if n_draws is None else n_draws
@@ -274,9 +275,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             return [complete(X, {}) for _ in range(copies)]
 
         if n_draws is None:
-            values = self._expectations([e.take(rows) for e in encoded])[:, None, :]
+            values = self._expectations(encoded.take(rows))[:, None, :]
         else:
-            values = self._draws([e.take(rows) for e in encoded], n_draws, generator)
+            values = self._draws(encoded.take(rows), n_draws, generator)
         completed = []
         for m in range(copies):
             decoded = self._decode(values[:, m, :])
@@ -292,27 +293,25 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         averaged over the models, then the most probable value of each 0/1 and
         categorical cell."""
         means = np.mean([
-            self._map(model, rows, lambda likelihood, out, weights, binary: conditional_means(likelihood, out, weights))
-            for model, rows in zip(self.estimators_, encoded)
+            self._map(model, encoded, lambda likelihood, out, weights, binary: conditional_means(likelihood, out, weights))
+            for model in self.estimators_
         ], axis=0)
         codec = column_codec(self.estimator_)
-        likelihood = self.estimator_.module_.likelihood
-        return most_probable(
-            means, len(codec.names(GAUSSIAN)), self._binary, [k - 1 for k in likelihood.n_categories]
-        )
+        # n_categories counts the slot kept for unseen values; fills use seen ones only.
+        return most_probable(means, len(codec.names(GAUSSIAN)), self._binary, [k - 1 for k in codec.n_categories])
 
     def _draws(self, encoded, n_draws, generator):
         """(n, n_draws, G + B + C) draws from the models' equal-weight mixture: each
         draw comes from one model picked at random."""
         per_model = [
             self._map(
-                model, rows,
+                model, encoded,
                 lambda likelihood, out, weights, binary: resampled_draws(
                     likelihood, out, weights, binary, n_draws, generator
                 ),
                 extra=n_draws,
             )
-            for model, rows in zip(self.estimators_, encoded)
+            for model in self.estimators_
         ]
         if len(per_model) == 1:
             return per_model[0]
