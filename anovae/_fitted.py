@@ -9,7 +9,6 @@ kept stable. Each function takes the fitted estimator first.
 from sklearn.utils.validation import check_is_fitted
 
 from . import _scoring
-from ._device import resolve_device
 
 
 def encode_rows(model, X):
@@ -55,7 +54,7 @@ def scoring_draws(model, shape, device=None):
     where the tensor goes; by default the model's own device.
     """
     check_is_fitted(model)
-    return _scoring.fixed_draws(model._eps_seed, shape, resolve_device(model.device) if device is None else device)
+    return model._draws(shape, model._scoring_device() if device is None else device)
 
 
 def map_chunks(model, encoded, fn, samples=1, conditions=None):
@@ -70,4 +69,4 @@ def map_chunks(model, encoded, fn, samples=1, conditions=None):
     the chunk's rows of them), else None.
     """
     check_is_fitted(model)
-    return _scoring.map_chunks(model.module_, encoded, fn, resolve_device(model.device), samples, conditions)
+    return model._map_chunks(encoded, fn, samples, conditions)
