@@ -362,7 +362,9 @@ class Timing:
 def profile_single(data, model, rows):
     """Seconds per step of single-process scoring of the first ``rows`` rows of ``data``."""
     import anovae
-    from anovae.cli._detection import check_model_values, model_dtypes, model_features, result_names, with_results
+    from anovae.cli._detection import (
+        check_model_values, model_dtypes, model_features, result_names, score_rows, with_results,
+    )
     from anovae.cli._io import iter_table
     from anovae.cli._output import open_table_output
 
@@ -390,7 +392,7 @@ def profile_single(data, model, rows):
             marks.append(time.perf_counter())
             log_likelihood = estimator._log_likelihood_bound(encoded)
             marks.append(time.perf_counter())
-            result = with_results(chunk, names, -log_likelihood, (log_likelihood < estimator.offset_).astype(np.int64))
+            result = with_results(chunk, names, *score_rows(estimator, None, log_likelihood))
             marks.append(time.perf_counter())
             table.write(result)
             marks.append(time.perf_counter())

@@ -100,6 +100,7 @@ def _fit(data, model_out, training, params, reading, quiet, stream, buffer_rows,
         label_report,
         label_targets,
         report,
+        score_rows,
         threshold_line,
         training_line,
     )
@@ -139,7 +140,7 @@ def _fit(data, model_out, training, params, reading, quiet, stream, buffer_rows,
         save(estimator, tmp)
     if quiet:
         return
-    flags = (fitted.scores - estimator.offset_ < 0).astype(int)
+    _, flags = score_rows(estimator, None, fitted.scores)
     info = estimator.streaming_
     how = f"; {group.size} processes" if group.size > 1 else ""
     lines = [
