@@ -181,10 +181,17 @@ class Peaks:
                     self.peaks[(role, key)] = max(self.peaks.get((role, key), 0), rss)
             self._stop.wait(self.interval)
 
+    def _of(self, role):
+        return [rss for (name, _), rss in self.peaks.items() if name == role]
+
     def largest(self, role):
         """The largest peak (MiB) among processes of ``role``, or None."""
-        values = [rss for (name, _), rss in self.peaks.items() if name == role]
+        values = self._of(role)
         return max(values) / 2**20 if values else None
+
+    def total(self, role):
+        """The sum of the peaks (MiB) of the processes of ``role`` (0 if none)."""
+        return sum(self._of(role)) / 2**20
 
 
 def anovae_command():

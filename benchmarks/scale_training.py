@@ -48,7 +48,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -109,12 +108,11 @@ def fit_runs(name, data, work, evaluation):
         vae = anovae.load(model)
         training = sum(record["seconds"] for record in vae.history_)
         auroc = roc_auc_score(y, -vae.score_samples(X))
-        children = [rss for (role, _), rss in peaks.peaks.items() if role == "command child"]
         rows.append({
             "data": name, "run": run, "wall": seconds, "training": training, "steps": vae.n_steps_,
             "batch": vae.training_budget_["batch_size"], "auroc": auroc,
-            "peak": max([peaks.largest("command") or 0] + [c / 2**20 for c in children]),
-            "total": ((peaks.largest("command") or 0) + sum(children) / 2**20),
+            "peak": max(peaks.largest("command") or 0, peaks.largest("command child") or 0),
+            "total": (peaks.largest("command") or 0) + peaks.total("command child"),
         })
         print(f"  {name} / {run}: {seconds:.0f} s", flush=True)
     return rows
@@ -122,9 +120,11 @@ def fit_runs(name, data, work, evaluation):
 
 def evaluation_set(folder, rows=None, seed=0):
     """Features and labels of ``rows`` rows drawn uniformly from ``folder`` (all rows if None)."""
-    table = ds.dataset(folder, format="parquet").to_table().to_pandas()
-    if rows is not None and rows < len(table):
-        table = table.iloc[np.sort(np.random.default_rng(seed).choice(len(table), rows, replace=False))]
+    table = ds.dataset(folder, format="parquet").to_table()
+    if rows is not None and rows < table.num_rows:
+        # Drawn on the Arrow table: only the chosen rows become pandas objects.
+        table = table.take(np.sort(np.random.default_rng(seed).choice(table.num_rows, rows, replace=False)))
+    table = table.to_pandas()
     return table.drop(columns="label"), table["label"].to_numpy()
 
 
