@@ -271,10 +271,8 @@ def _training_line(imputer, method, n_rows, seconds):
     if method not in _OWN:
         return f"fitted imputer {method!r} on {n_rows} rows ({seconds:.1f}s)"
     if method == "vae":
-        models = imputer.estimators_
-        epochs = "/".join(str(model.n_epochs_) for model in models)
-        what = "a VAE" if len(models) == 1 else f"{len(models)} VAEs"
-        return f"trained {what} on {n_rows} rows ({epochs} epoch(s), {seconds:.1f}s)"
+        # The command builds one model (it has no --n-estimators).
+        return f"trained a VAE on {n_rows} rows ({imputer.estimator_.n_epochs_} epoch(s), {seconds:.1f}s)"
     epochs = ", ".join(f"{name} {model.n_epochs_}" for name, model in imputer.estimators_.items())
     return (
         f"trained {len(imputer.estimators_)} conditional VAE(s) on {n_rows} rows "
