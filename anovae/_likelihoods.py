@@ -277,6 +277,40 @@ class TabularLikelihood(nn.Module):
             parts.append(ll)
         return torch.cat(parts, dim=-1)
 
+    def shared_code_log_likelihood(self, out, batch):
+        """(n, P): for each row and each of P decoder outputs ``out`` (P, output_dim)
+        shared by every row, the log-likelihood summed over the row's usable cells.
+
+        The same values as ``forward(out[:, None], batch).sum(-1)`` up to float
+        rounding, except that cells costing a fixed penalty (never-seen categories,
+        0/1 values out of range) are left out, as they are the same for every
+        output. Each cell kind is a few matrix products over (n, columns) x
+        (columns, P) instead of an (P, n, columns) array, so comparing many codes
+        costs about as much as a decoder pass.
+        """
+        mean, log_var, logits_b, logits_c = self.split(out)
+        dtype = mean.dtype
+        total = torch.zeros(len(batch), out.shape[0], device=out.device, dtype=dtype)
+        if self.n_gaussian:
+            observed = (~torch.isnan(batch.num)).to(dtype)
+            x = torch.nan_to_num(batch.num, nan=0.0)
+            precision = torch.exp(-log_var)
+            # sum_j o_j (x_j - m_pj)^2 w_pj + o_j (log var_pj + log 2 pi), expanded.
+            quadratic = (observed * x * x) @ precision.T - 2.0 * (observed * x) @ (mean * precision).T
+            total -= 0.5 * (quadratic + observed @ (mean * mean * precision + log_var + _LOG_2PI).T)
+        if self.n_bernoulli:
+            usable = ((batch.bin >= 0) & (batch.bin <= 1)).to(dtype)
+            x = torch.where(usable > 0, batch.bin, 0.0)
+            total += x @ logits_b.T - usable @ F.softplus(logits_b).T
+        if self.n_categories:
+            log_probs = self.category_log_probs(logits_c)
+            usable = (batch.cat >= 0) & (batch.cat < self.unseen_codes)
+            codes = torch.where(usable, batch.cat, 0)
+            for j in range(len(self.n_categories)):
+                per_code = log_probs[:, j, :].T.index_select(0, codes[:, j])
+                total += torch.where(usable[:, j : j + 1], per_code, 0.0)
+        return total
+
     def expected_log_likelihood(self, out):
         """E_{x ~ p(x_j | z)}[log p(x_j | z)] per cell, (…, n, n_columns), block order.
 

@@ -24,32 +24,96 @@ def _log_normal(z, mu, log_var):
 
 #: Encoder-decoder passes that fill a row's missing inputs before it is scored.
 MISSING_INPUT_PASSES = 3
+#: Fixed codes drawn from the prior N(0, I), tried as a second starting point for a
+#: row's blanks, and the seed they are drawn with (a constant: the same codes for
+#: every model, so that scores stay deterministic), and how many codes a
+#: ConditionalVAE's decoder, whose outputs differ per row, evaluates at once.
+START_CODES, START_CODE_SEED, START_CODE_BLOCK = 256, 20141212, 32
 
 
 def complete_inputs(module, batch, condition=None, passes=MISSING_INPUT_PASSES):
-    """``batch`` with missing numeric and 0/1 cells replaced by the decoder's means.
+    """``batch`` with missing numeric and 0/1 cells replaced by values the decoder
+    finds consistent with the row's observed cells.
 
     The encoder was trained on complete rows; a blank it sees as the column mean
     pulls q(z|x) away from where the observed cells put it. Iterating encode ->
     decode -> refill (Rezende, Mohamed & Wierstra, "Stochastic Backpropagation and
     Approximate Inference in Deep Generative Models", ICML 2014, Sec. 6.3, with
     means in place of samples so that scores stay deterministic) moves the blanks
-    to values consistent with the rest of the row. Only the encoder's input
-    changes: the likelihood still sees the cells as missing.
+    towards values consistent with the rest of the row, but it is a local search:
+    where two columns are tightly related (bytes and packets sent), a blank started
+    at its column mean can stay in a wrong regime, and the observed partner cell
+    then costs hundreds of nats. So the chain starts from the best of several codes:
+    the encoder's code for the row with its blanks at the column means, and
+    ``START_CODES`` fixed codes drawn from the prior, whichever makes the row's
+    observed cells most likely (log p(observed | z) + log p(z)). Only the
+    encoder's input changes, and with it q(z|x); every q gives a lower bound on
+    log p(observed cells), so the score stays a bound, and the likelihood still
+    sees the cells as missing. Complete rows are returned untouched.
     """
     missing_num, missing_bin = torch.isnan(batch.num), torch.isnan(batch.bin)
-    if not (bool(missing_num.any()) or bool(missing_bin.any())):
+    incomplete = missing_num.any(dim=1) | missing_bin.any(dim=1)
+    if not bool(incomplete.any()):
         return batch
-    filled = batch
+    rows = incomplete.nonzero().squeeze(1)
+    part = batch.index(rows)
+    part_condition = None if condition is None else condition.index_select(0, rows)
+    start = _decoded_fill(module, part, _best_start_codes(module, part, part_condition), part_condition)
+    filled = _refill(module, part, start, part_condition, passes)
+    num, binary = batch.num.clone(), batch.bin.clone()
+    num[rows], binary[rows] = filled.num, filled.bin
+    return type(batch)(num, binary, batch.cat)
+
+
+def _decoded_fill(module, batch, z, condition):
+    """``batch``'s missing numeric and 0/1 cells set to the decoder's means at codes ``z``."""
+    mean, _, logits_b, _ = module.likelihood.split(module.decode(z, condition))
+    return type(batch)(
+        torch.where(torch.isnan(batch.num), mean, batch.num),
+        torch.where(torch.isnan(batch.bin), torch.sigmoid(logits_b), batch.bin),
+        batch.cat,
+    )
+
+
+def _refill(module, batch, filled, condition, passes):
+    """``passes`` rounds of encode -> decode at the posterior mean -> refill the blanks."""
     for _ in range(passes):
         mu, _ = module.encode(filled, condition)
-        mean, _, logits_b, _ = module.likelihood.split(module.decode(mu, condition))
-        filled = type(batch)(
-            torch.where(missing_num, mean, batch.num),
-            torch.where(missing_bin, torch.sigmoid(logits_b), batch.bin),
-            batch.cat,
-        )
+        filled = _decoded_fill(module, batch, mu, condition)
     return filled
+
+
+def _best_start_codes(module, batch, condition):
+    """Per row, the code maximizing log p(observed cells | z) + log p(z) among the
+    encoder's mean for the row as given (blanks at their column means) and the
+    fixed prior codes."""
+    device, dtype = batch.num.device, batch.num.dtype
+    codes = torch.randn(
+        (START_CODES, module.latent_dim), generator=torch.Generator().manual_seed(START_CODE_SEED)
+    ).to(device=device, dtype=dtype)
+    own = module.encode(batch, condition)[0]
+    best_value = _log_joint(module.likelihood(module.decode(own, condition), batch).sum(dim=-1), own)
+    if condition is None:
+        # One decoder pass per code, shared by every row.
+        value = _log_joint(module.likelihood.shared_code_log_likelihood(module.decode(codes), batch), codes)
+        top, where = value.max(dim=1)
+        return torch.where((top > best_value)[:, None], codes.index_select(0, where), own)
+    # A label entering the decoder makes every row's outputs its own.
+    n = len(batch)
+    best = own
+    for first in range(0, START_CODES, START_CODE_BLOCK):
+        block = codes[first : first + START_CODE_BLOCK]
+        out = module.decode(block[:, None, :].expand(-1, n, -1), condition)
+        top, where = _log_joint(module.likelihood(out, batch).sum(dim=-1), block[:, None, :]).max(dim=0)
+        improved = top > best_value
+        best_value = torch.where(improved, top, best_value)
+        best = torch.where(improved[:, None], block.index_select(0, where), best)
+    return best
+
+
+def _log_joint(log_likelihood, z):
+    """log p(x | z) + log N(z; 0, I) up to a constant; ``z`` broadcasts against it."""
+    return log_likelihood - 0.5 * z.pow(2).sum(dim=-1)
 
 
 def _log_likelihood(module, out, batch, fill_missing):
@@ -59,16 +123,19 @@ def _log_likelihood(module, out, batch, fill_missing):
     return module.likelihood(out, batch)
 
 
-def elbo_terms(module, batch, eps, condition=None, fill_missing=False):
+def elbo_terms(module, batch, eps, condition=None, fill_missing=False, complete=None):
     """Monte Carlo ELBO pieces for each row.
 
     ``eps`` has shape (S, n, latent_dim): S draws averaged for the reconstruction
     term. Returns (per-cell expected log-likelihood (n, n_columns), KL (n,)).
     ``fill_missing`` scores missing cells by their expected log-likelihood (see
-    ``TabularLikelihood.forward``) instead of leaving them out, after completing
-    the encoder's input (:func:`complete_inputs`).
+    ``TabularLikelihood.forward``) instead of leaving them out. ``complete``
+    (default: ``fill_missing``) first completes the encoder's input
+    (:func:`complete_inputs`), as scoring does.
     """
-    mu, log_var = module.encode(complete_inputs(module, batch, condition) if fill_missing else batch, condition)
+    if complete is None:
+        complete = fill_missing
+    mu, log_var = module.encode(complete_inputs(module, batch, condition) if complete else batch, condition)
     z = module.reparameterize(mu, log_var, eps)
     out = module.decode(z, condition)
     cell_ll = _log_likelihood(module, out, batch, fill_missing).mean(dim=0)

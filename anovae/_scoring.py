@@ -122,11 +122,12 @@ def log_likelihood_bounds(module, codec, encoded, eps, device, conditions=None, 
 def cell_scores(module, codec, encoded, eps, device, conditions=None):
     """Negative expected log-likelihood per cell (NaN where missing), table order.
 
-    ``eps`` has shape (S, 1, latent_dim).
+    ``eps`` has shape (S, 1, latent_dim). The encoder's input is completed as for
+    the row's score, so that the observed cells' terms are the score's own.
     """
 
     def fn(batch, condition):
-        return elbo_terms(module, batch, eps, condition)[0]
+        return elbo_terms(module, batch, eps, condition, complete=True)[0]
 
     cells = map_chunks(module, encoded, fn, device, samples=eps.shape[0], conditions=conditions)
     g = len(codec.names(GAUSSIAN))

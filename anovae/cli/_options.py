@@ -134,8 +134,8 @@ _OPTIONS = [
         default=0.0,
         show_default=True,
         help="Share of cells hidden from the encoder at each training step, so that "
-        "rows with blank cells score like complete ones (see VAE's input_masking); "
-        "e.g. 0.1 for data with many blanks.",
+        "it learns to place rows from part of their cells (see VAE's input_masking; "
+        "scoring already searches for the code that explains a row's observed cells).",
     ),
     click.option(
         "--latent-dim",
