@@ -184,6 +184,21 @@ def test_detect_input_masking_trains_the_model_it_names(data, tmp_path):
     refused = invoke("detect", data, "--exclude", "id", "--input-masking", "1", *FAST)
     assert refused.exit_code == 2 and "--input-masking" in refused.output
 
+def test_detect_score_kl_weight_scores_with_the_weight_it_names(data, tmp_path):
+    model_out = tmp_path / "m.anovae"
+    result = invoke("detect", data, "--exclude", "id", "--score-kl-weight", "1",
+                    "--model-out", model_out, *FAST)
+    assert result.exit_code == 0, result.output
+    model = anovae.load(model_out)
+    assert model.score_kl_weight == 1.0
+    # The default weight is 2: the same training, scores lower by one more KL term each.
+    plain = read_csv(invoke("detect", data, "--exclude", "id", *FAST).stdout)["anomaly_score"]
+    bound = read_csv(result.stdout)["anomaly_score"]
+    assert (plain > bound).all()
+    refused = invoke("detect", data, "--exclude", "id", "--score-kl-weight", "0.5", *FAST)
+    assert refused.exit_code == 2 and "--score-kl-weight" in refused.output
+
+
 def test_supervised_threshold_learns_from_the_label_column(data, tmp_path):
     model_out = tmp_path / "f1.anovae"
     result = invoke("detect", data, "--exclude", "id", "--label-column", "label",

@@ -195,6 +195,7 @@ def estimator_for(training, params, has_labels, quiet=False):
         max_epochs=training.epochs,
         max_steps=training.steps or "auto",
         input_masking=training.input_masking,
+        score_kl_weight=training.score_kl_weight,
         contamination=training.contamination if training.contamination is not None else "auto",
         threshold=strategy,
         device=training.device,

@@ -28,6 +28,7 @@ class Training:
     epochs: int
     steps: int
     input_masking: float
+    score_kl_weight: float
     latent_dim: int
     device: str
     seed: int
@@ -136,6 +137,17 @@ _OPTIONS = [
         help="Share of cells hidden from the encoder at each training step, so that "
         "it learns to place rows from part of their cells (see VAE's input_masking; "
         "scoring already searches for the code that explains a row's observed cells).",
+    ),
+    click.option(
+        "--score-kl-weight",
+        type=click.FloatRange(min=1),
+        callback=_check_finite,
+        metavar="W",
+        default=2.0,
+        show_default=True,
+        help="How many times a row's score counts its KL term (how atypical its latent "
+        "code is); 1 scores with the evidence lower bound itself (see VAE's "
+        "score_kl_weight).",
     ),
     click.option(
         "--latent-dim",
