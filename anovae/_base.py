@@ -351,9 +351,10 @@ class BaseVAE(BaseEstimator):
     def _chunk_rows(self, samples):
         return _scoring.chunk_rows(self.module_, samples, self._scoring_device())
 
-    def _map_chunks(self, encoded, fn, samples=1, conditions=None):
-        """Apply ``fn(batch, condition) -> tensor`` chunk by chunk; concatenate as NumPy."""
-        return _scoring.map_chunks(self.module_, encoded, fn, self._scoring_device(), samples, conditions)
+    def _map_chunks(self, encoded, fn, samples=1, conditions=None, parallel=False):
+        """Apply ``fn(batch, condition) -> tensor`` chunk by chunk; concatenate as NumPy.
+        ``parallel``: ``fn`` is pure, chunks may run side by side (``_scoring.map_chunks``)."""
+        return _scoring.map_chunks(self.module_, encoded, fn, self._scoring_device(), samples, conditions, parallel)
 
     def _log_jacobian(self, encoded):
         return _scoring.log_jacobian(self._codec, encoded)

@@ -225,7 +225,7 @@ device, compile, precision, random_state, verbose
                 bounds.append(module.likelihood(out, batch, True).sum(-1).mean(0) - kl)
             return torch.stack(bounds, dim=1)
 
-        bounds = self._map_chunks(encoded, fn, samples=s * n_classes)
+        bounds = self._map_chunks(encoded, fn, samples=s * n_classes, parallel=True)
         return bounds + self._log_jacobian(encoded)[:, None]
 
     def predict_log_proba(self, X):

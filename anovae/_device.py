@@ -60,6 +60,23 @@ def _widest(module):
     return max((p.shape[0] * p.shape[-1] for p in module.parameters() if p.dim() == 2), default=0)
 
 
+def scoring_workers(device, n_threads, n_chunks):
+    """Threads that score chunks side by side, each chunk on one thread.
+
+    Where each operation runs on one thread (``n_threads == 1``: a small network
+    on a CPU, :func:`scoring_threads`), the cores torch is set to use are better
+    spent on separate chunks: no operation waits for another thread, so a busy
+    machine slows it no more than one thread. As many workers as
+    ``torch.get_num_threads()`` (the user's setting, or the machine's cores; read
+    before :func:`cpu_threads` lowers it), at most one per chunk; one with
+    ``ANOVAE_THREADS=keep``, on a GPU, or for a larger network, which gets torch's
+    own thread pool instead.
+    """
+    if device.type != "cpu" or n_threads != 1 or n_chunks < 2 or os.environ.get("ANOVAE_THREADS") == "keep":
+        return 1
+    return max(1, min(n_chunks, torch.get_num_threads()))
+
+
 def scoring_threads(module):
     """Intra-op threads for scoring: one for a small MLP, the default pool otherwise.
 

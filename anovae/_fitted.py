@@ -66,7 +66,8 @@ def map_chunks(model, encoded, fn, samples=1, conditions=None):
     ``batch`` has the tensors ``num``, ``bin``, ``cat`` of a chunk's rows;
     ``samples`` is how many draws ``fn`` evaluates per row (it sizes the chunks);
     ``conditions`` are one-hot label rows for a ConditionalVAE (``condition`` is then
-    the chunk's rows of them), else None.
+    the chunk's rows of them), else None. Chunks run one after another, in order,
+    so ``fn`` may draw from a random generator and stay reproducible.
     """
     check_is_fitted(model)
     return model._map_chunks(encoded, fn, samples, conditions)

@@ -74,7 +74,7 @@ def fit_missing_offsets(module, encoded, eps, device, *, beta=1.0, conditions=No
         usable = likelihood.usable_cells(batch).to(observed.dtype)
         return torch.cat([observed - expected, usable, loss[:, None]], dim=1)
 
-    terms = _scoring.map_chunks(module, encoded, fn, device, samples=eps.shape[0], conditions=conditions)
+    terms = _scoring.map_chunks(module, encoded, fn, device, samples=eps.shape[0], conditions=conditions, parallel=True)
     q1, q3 = np.percentile(terms[:, -1], [25, 75])
     kept = terms[:, -1] <= q3 + FENCE_IQRS * (q3 - q1)
     gap, usable = terms[kept, :width], terms[kept, width : 2 * width] > 0.5

@@ -5,10 +5,12 @@ the device), so that the estimators, the streamed fit and the public helpers of
 ``anovae.modeling`` score alike. Every function returns NumPy arrays on the CPU.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 
-from ._device import cpu_threads, scoring_threads
+from ._device import cpu_threads, scoring_threads, scoring_workers
 from ._likelihoods import Batch
 from ._objectives import elbo_terms, gaussian_kl, log_likelihood_bound
 from ._tabular import GAUSSIAN
@@ -62,25 +64,39 @@ def chunk_rows(module, samples, device):
     return rows_per_chunk(samples, width, device)
 
 
-def map_chunks(module, encoded, fn, device, samples=1, conditions=None):
+def map_chunks(module, encoded, fn, device, samples=1, conditions=None, parallel=False):
     """Apply ``fn(batch, condition) -> tensor`` chunk by chunk; concatenate as NumPy.
 
     ``module`` is moved to ``device`` and put in evaluation mode first; ``samples``
     (draws per row) sizes the chunks; ``conditions`` are one-hot rows or None.
+    ``parallel``: ``fn`` is pure (no random generator, no shared state), so on a
+    CPU chunks may run side by side on several threads (:func:`scoring_workers`);
+    the result is the same to the bit, as each chunk is computed alone either way.
     """
     module.to(device).eval()
     step = chunk_rows(module, samples, device)
-    outputs = []
+    starts = range(0, len(encoded), step)
+    threads = scoring_threads(module)
+    workers = scoring_workers(device, threads, len(starts)) if parallel else 1
+
+    def chunk(start):
+        rows = slice(start, start + step)
+        batch = to_batch(encoded.take(rows), device)
+        condition = None
+        if conditions is not None:
+            condition = torch.as_tensor(conditions[rows], dtype=torch.float32, device=device)
+        # inference_mode is per thread: entered here, in whichever thread runs the chunk.
+        with torch.inference_mode():
+            return fn(batch, condition).double().cpu()
+
     # The same thread rule as training: a small network gains nothing from a
-    # second thread and loses much on a busy machine.
-    with torch.inference_mode(), cpu_threads(device, scoring_threads(module)):
-        for start in range(0, len(encoded), step):
-            rows = slice(start, start + step)
-            batch = to_batch(encoded.take(rows), device)
-            condition = None
-            if conditions is not None:
-                condition = torch.as_tensor(conditions[rows], dtype=torch.float32, device=device)
-            outputs.append(fn(batch, condition).double().cpu())
+    # second thread per operation and loses much on a busy machine.
+    with cpu_threads(device, threads):
+        if workers == 1:
+            outputs = [chunk(start) for start in starts]
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="anovae-scoring") as pool:
+                outputs = list(pool.map(chunk, starts))
     return torch.cat(outputs).numpy()
 
 
@@ -115,7 +131,9 @@ def log_likelihood_bounds(module, codec, encoded, eps, device, conditions=None, 
     def fn(batch, condition):
         return log_likelihood_bound(module, batch, eps, condition, fill_missing=True, kl_weight=kl_weight)
 
-    bound = map_chunks(module, encoded, fn, device, samples=eps.shape[0] * eps.shape[1], conditions=conditions)
+    bound = map_chunks(
+        module, encoded, fn, device, samples=eps.shape[0] * eps.shape[1], conditions=conditions, parallel=True
+    )
     return bound + log_jacobian(codec, encoded)
 
 
@@ -129,7 +147,7 @@ def cell_scores(module, codec, encoded, eps, device, conditions=None):
     def fn(batch, condition):
         return elbo_terms(module, batch, eps, condition, complete=True)[0]
 
-    cells = map_chunks(module, encoded, fn, device, samples=eps.shape[0], conditions=conditions)
+    cells = map_chunks(module, encoded, fn, device, samples=eps.shape[0], conditions=conditions, parallel=True)
     g = len(codec.names(GAUSSIAN))
     cells[:, :g] += -codec.log_scales() if encoded.log_jac is None else encoded.log_jac
     scores = -cells[:, codec.column_order()]
@@ -143,7 +161,7 @@ def latent_means(module, encoded, device, conditions=None):
     def fn(batch, condition):
         return module.encode(batch, condition)[0]
 
-    return map_chunks(module, encoded, fn, device, conditions=conditions)
+    return map_chunks(module, encoded, fn, device, conditions=conditions, parallel=True)
 
 
 def kl_terms(module, encoded, device, conditions=None):
@@ -152,4 +170,4 @@ def kl_terms(module, encoded, device, conditions=None):
     def fn(batch, condition):
         return gaussian_kl(*module.encode(batch, condition))
 
-    return map_chunks(module, encoded, fn, device, conditions=conditions)
+    return map_chunks(module, encoded, fn, device, conditions=conditions, parallel=True)

@@ -18,7 +18,8 @@ on all of donors, and saved. Then, for each data set, four runs score every row
 into Parquet, one after the other, each command in its own process:
 
 - ``1 process``: ``anovae score DATA --model M -o OUT.parquet`` (streamed in chunks of
-  100k rows, one torch thread: anovae's rule for small networks);
+  100k rows; each chunk's network pass spread over torch's threads, one thread per
+  sub-chunk: anovae's rule for small networks);
 - ``--dask``: ``anovae score DATA --model M -o OUT --dask``, the command starting its
   own LocalCluster (one single-threaded worker process per core, here 2): its wall
   time includes starting the cluster and importing torch in the workers;

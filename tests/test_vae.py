@@ -399,6 +399,52 @@ def test_anovae_threads_keep_leaves_torch_alone(monkeypatch):
     assert calls == []
 
 
+def test_scores_are_the_same_whatever_the_number_of_threads_scoring_the_chunks(monkeypatch):
+    import anovae._scoring
+
+    X = correlated(30_000)
+    X[::7, 1] = np.nan  # rows with blanks take the completion's path too
+    vae = VAE(**FAST).fit(X)
+    pools = []
+
+    class CountedPool(anovae._scoring.ThreadPoolExecutor):
+        def __init__(self, workers, **kwargs):
+            pools.append(workers)
+            super().__init__(workers, **kwargs)
+
+    monkeypatch.setattr(anovae._scoring, "ThreadPoolExecutor", CountedPool)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone = vae.score_samples(X), vae.feature_scores(X), vae.transform(X)
+        assert pools == []
+        torch.set_num_threads(2)
+        side_by_side = vae.score_samples(X), vae.feature_scores(X), vae.transform(X)
+    finally:
+        torch.set_num_threads(before)
+    assert pools == [2, 2, 2]
+    for one, two in zip(alone, side_by_side):
+        np.testing.assert_array_equal(one, two)
+
+
+def test_chunks_are_scored_side_by_side_only_where_each_runs_on_one_thread(monkeypatch):
+    from anovae._device import scoring_workers
+
+    cpu = torch.device("cpu")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        assert scoring_workers(cpu, 1, 10) == 3
+        assert scoring_workers(cpu, 1, 2) == 2
+        assert scoring_workers(cpu, 1, 1) == 1
+        assert scoring_workers(cpu, None, 10) == 1  # a large network: torch's own pool
+        assert scoring_workers(torch.device("cuda"), 1, 10) == 1
+        monkeypatch.setenv("ANOVAE_THREADS", "keep")
+        assert scoring_workers(cpu, 1, 10) == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a_supervised_threshold_uses_only_the_known_labels():
     X = correlated(300)
     y = np.zeros(300)
