@@ -296,10 +296,10 @@ class BaseVAE(BaseEstimator):
         out of training where there are any), with the scoring draws; see
         ``_missing_cells``. ``conditions``: the rows' one-hot labels or None."""
         device = self._scoring_device()
-        eps = self._draws((self.n_mc_samples, self.n_importance_samples, 1, self.latent_dim), device)[:, 0]
+        eps = self._draws((self.n_mc_samples, self.n_importance_samples, 1, self.latent_dim), device)
         offsets = fit_missing_offsets(
-            self.module_, encoded, eps, device,
-            beta=self.beta, conditions=conditions,
+            self.module_, encoded, eps[:, 0], device,
+            beta=self.beta, conditions=conditions, score_eps=eps, kl_weight=self._score_kl_weight(),
         )
         self.module_.likelihood.set_missing_offsets(offsets)
 
