@@ -200,22 +200,24 @@ def score(data, model_path, output, chunksize, label_column, top, device, dask_a
     )
     from ._io import check_columns, iter_table
     from ._output import check_table_output, open_table_output
+    from ._pipeline import BackgroundWriter, prefetched
 
     check_table_output(output, force=force, inputs=[data, model_path])
     estimator = load_model(model_path, device)
     dtype = model_dtypes(estimator)
     tally = ChunkScores(estimator, None, data, top=top, label_column=label_column)
     labels = None
-    with open_table_output(output) as table:
+    # The next chunk is read and the last one written while a chunk is scored.
+    with open_table_output(output) as table, BackgroundWriter(table.write) as write:
         # The model reads parsed values; the output copies the cells as written.
-        for chunk, cells in iter_table(data, chunksize=chunksize, dtype=dtype, cells="text", **reading):
+        for chunk, cells in prefetched(iter_table(data, chunksize=chunksize, dtype=dtype, cells="text", **reading)):
             if tally.features is None:
                 if label_column is not None:
                     check_columns([label_column], chunk.columns, "--label-column")
                 tally.features = model_features(estimator, chunk.columns, data, label_column)
                 names = result_names(chunk.columns)
             scores, flags = tally(chunk)
-            table.write(with_results(table.rows(chunk, cells), names, scores, flags))
+            write(with_results(table.rows(chunk, cells), names, scores, flags))
         if label_column is not None:
             # Inside the output block: a bad label column must not leave a file behind.
             all_labels = pd.concat(tally.labels, ignore_index=True).rename(label_column)
