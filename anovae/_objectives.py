@@ -91,8 +91,11 @@ def _best_start_codes(module, batch, condition):
     codes = torch.randn(
         (START_CODES, module.latent_dim), generator=torch.Generator().manual_seed(START_CODE_SEED)
     ).to(device=device, dtype=dtype)
+    # Cells costing a fixed penalty (never-seen categories, 0/1 values out of range)
+    # are the same under every code: left out, as the shared-code products leave them.
+    usable = module.likelihood.usable_cells(batch)
     own = module.encode(batch, condition)[0]
-    best_value = _log_joint(module.likelihood(module.decode(own, condition), batch).sum(dim=-1), own)
+    best_value = _log_joint((module.likelihood(module.decode(own, condition), batch) * usable).sum(dim=-1), own)
     if condition is None:
         # One decoder pass per code, shared by every row.
         value = _log_joint(module.likelihood.shared_code_log_likelihood(module.decode(codes), batch), codes)
@@ -104,7 +107,7 @@ def _best_start_codes(module, batch, condition):
     for first in range(0, START_CODES, START_CODE_BLOCK):
         block = codes[first : first + START_CODE_BLOCK]
         out = module.decode(block[:, None, :].expand(-1, n, -1), condition)
-        top, where = _log_joint(module.likelihood(out, batch).sum(dim=-1), block[:, None, :]).max(dim=0)
+        top, where = _log_joint((module.likelihood(out, batch) * usable).sum(dim=-1), block[:, None, :]).max(dim=0)
         improved = top > best_value
         best_value = torch.where(improved, top, best_value)
         best = torch.where(improved[:, None], block.index_select(0, where), best)
