@@ -198,7 +198,7 @@ def score(data, model_path, output, chunksize, label_column, top, device, dask_a
         threshold_line,
         with_results,
     )
-    from ._io import check_columns, iter_table
+    from ._io import check_columns, iter_table, reads_parquet
     from ._output import check_table_output, open_table_output
     from ._pipeline import BackgroundWriter, prefetched
 
@@ -207,10 +207,18 @@ def score(data, model_path, output, chunksize, label_column, top, device, dask_a
     dtype = model_dtypes(estimator)
     tally = ChunkScores(estimator, None, data, top=top, label_column=label_column)
     labels = None
-    # The next chunk is read and the last one written while a chunk is scored.
+    # The model reads parsed values; the output copies the cells as written.
+    chunks = iter_table(data, chunksize=chunksize, dtype=dtype, cells="text", **reading)
+    if reads_parquet(data):
+        # The next chunk is read while a chunk is scored. Not for CSV: its parser's
+        # "more fields than the header" warning is made an error with
+        # warnings.catch_warnings, whose filters are one setting for the whole
+        # process (Python 3.11): switched in a second thread, they could be switched
+        # back by this one mid-parse, and the extra fields dropped silently.
+        chunks = prefetched(chunks)
+    # The last chunk is written while the next is scored.
     with open_table_output(output) as table, BackgroundWriter(table.write) as write:
-        # The model reads parsed values; the output copies the cells as written.
-        for chunk, cells in prefetched(iter_table(data, chunksize=chunksize, dtype=dtype, cells="text", **reading)):
+        for chunk, cells in chunks:
             if tally.features is None:
                 if label_column is not None:
                     check_columns([label_column], chunk.columns, "--label-column")
