@@ -300,6 +300,21 @@ def test_score_failure_midway_leaves_no_output(model, tmp_path):
     assert not out.exists() and leftovers(tmp_path) == []
 
 
+def test_score_failure_midway_in_parquet_read_ahead_leaves_no_output(model, tmp_path):
+    pytest.importorskip("pyarrow")
+    frame = tiny_frame().astype({"a": object})
+    frame["a"] = frame["a"].astype(str)
+    frame.loc[33, "a"] = "n/a?"
+    path = tmp_path / "late.parquet"
+    frame.to_parquet(path, row_group_size=10)
+    out = tmp_path / "out.parquet"
+    # Parquet is read a chunk ahead in a second thread: the error still names the
+    # row it met, and the chunks already scored are not left behind.
+    result = invoke("score", path, "--model", model, "-o", out, "--chunksize", "10")
+    assert_fails(result, 1, "late.parquet", "column 'a'", "'n/a?'", "row 34")
+    assert not out.exists() and leftovers(tmp_path) == []
+
+
 # ---- bad input ------------------------------------------------------------------------------
 def _write(name, content):
     def make(folder):

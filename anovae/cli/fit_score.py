@@ -6,6 +6,7 @@ and copies every other column (ids, timestamps, labels) to the output untouched.
 No sidecar file is needed, and the same CSV layout as ``fit`` just works.
 """
 
+import contextlib
 import os
 
 import click
@@ -216,8 +217,9 @@ def score(data, model_path, output, chunksize, label_column, top, device, dask_a
         # process (Python 3.11): switched in a second thread, they could be switched
         # back by this one mid-parse, and the extra fields dropped silently.
         chunks = prefetched(chunks)
-    # The last chunk is written while the next is scored.
-    with open_table_output(output) as table, BackgroundWriter(table.write) as write:
+    # The last chunk is written while the next is scored. Closing the chunks on the
+    # way out stops the reading thread at once, even when a chunk fails.
+    with open_table_output(output) as table, BackgroundWriter(table.write) as write, contextlib.closing(chunks):
         for chunk, cells in chunks:
             if tally.features is None:
                 if label_column is not None:
