@@ -95,3 +95,38 @@ def test_a_quote_anywhere_makes_the_stream_use_cells(tmp_path):
     path = tmp_path / "late_quote.csv"
     path.write_text("id,a\n1,x\n2,y\n3,\"z\"\n")
     assert all(not isinstance(raw, TextRows) for _, raw in iter_table(str(path), chunksize=2, cells="text"))
+
+
+def test_lines_read_a_block_at_a_time_are_the_file_s_lines(tmp_path):
+    from anovae.cli._text_rows import _Lines
+
+    # CRLF and a two-byte character fall across block boundaries at block size 7;
+    # blank lines are skipped and the last line has no line ending.
+    text = "h1,h2\r\nab,1\r\n\r\nçé,2\nx,3\n\nlast,4"
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode("utf-8"))
+    expected = [line for line in text.replace("\r\n", "\n").split("\n") if line]
+    for block in (1, 2, 7, 1 << 22):
+        with open(path, "rb") as handle:
+            lines = _Lines(handle, block=block)
+            got = lines.take(2) + lines.take(3) + lines.take(10)
+            assert got == expected and lines.take(5) == []
+
+
+@pytest.mark.parametrize("decimal", [".", ","])
+def test_result_columns_are_formatted_as_pandas_writes_them(decimal):
+    import pandas as pd
+
+    from anovae.cli._text_rows import _csv_text
+
+    rng = np.random.RandomState(0)
+    floats = np.concatenate([rng.normal(size=2000) * 10.0 ** rng.randint(-20, 20, size=2000),
+                             [0.0, -0.0, 1e16, 1e-5, 1.5, 100.0, 1e22, 5e-324]])
+    for column in (floats, (floats > 0).astype(np.int64), floats > 0):
+        expected = pd.DataFrame({0: column}).to_csv(
+            index=False, header=False, sep=";", decimal=decimal, lineterminator="\n"
+        ).split("\n")[:-1]
+        assert _csv_text(column, decimal) == expected
+    # Anything else goes through pandas itself.
+    assert _csv_text(np.array([1.0, np.nan]), decimal) is None
+    assert _csv_text(floats.astype(np.float32), decimal) is None

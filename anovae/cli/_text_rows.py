@@ -10,10 +10,11 @@ row, no re-parsing, no re-formatting. Files that are not that plain (quotes, bla
 ragged lines, compression) keep the DataFrame of cells (``read_table(cells=True)``).
 """
 
+import codecs
 import io
-import itertools
 import os
 
+import numpy as np
 import pandas as pd
 
 from ._compression import FORMATS
@@ -43,11 +44,15 @@ class TextRows:
     def appended(self, names, columns):
         """These rows with ``columns`` (arrays, one value per row) added at the end,
         formatted as pandas writes them in a CSV (the same text as the DataFrame path)."""
-        tails = pd.DataFrame(dict(enumerate(columns))).to_csv(
-            index=False, header=False, sep=self.sep, decimal=self.decimal, lineterminator="\n"
-        )
-        tails = tails.split("\n")
         sep = self.sep
+        cells = [_csv_text(column, self.decimal) for column in columns]
+        if all(column is not None for column in cells):
+            tails = [sep.join(row) for row in zip(*cells)]
+        else:
+            tails = pd.DataFrame(dict(enumerate(columns))).to_csv(
+                index=False, header=False, sep=sep, decimal=self.decimal, lineterminator="\n"
+            )
+            tails = tails.split("\n")
         lines = [line + sep + tail for line, tail in zip(self.lines, tails)]
         header = self.header + sep + sep.join(names)
         return TextRows(header, lines, sep, self.decimal)
@@ -59,6 +64,23 @@ class TextRows:
         if self.lines:
             handle.write("\n".join(self.lines))
             handle.write("\n")
+
+
+def _csv_text(column, decimal):
+    """A column's values as pandas writes them in a CSV, or None for a column whose
+    text is not that simple: a finite float64 is its shortest round-trip repr (what
+    pandas writes, with ``decimal`` for the point), an integer or a bool its repr.
+    About three times faster than formatting a DataFrame (0.56 s against 1.7 s for
+    the two result columns of a million rows)."""
+    values = np.asarray(column)
+    if values.dtype == np.float64:
+        if not np.isfinite(values).all():
+            return None
+        text = list(map(repr, values.tolist()))
+        return text if decimal == "." else [value.replace(".", decimal) for value in text]
+    if values.dtype.kind in "iub":
+        return list(map(repr, values.tolist()))
+    return None
 
 
 def _plain(path):
@@ -129,14 +151,49 @@ def iter_text_rows(path, sep, decimal):
     handle = open(path, "rb")
     header = _decoded(handle.readline()).rstrip("\n")
     n_fields = header.count(sep) + 1
-    # Blank lines are not rows (pandas skips them): they never reach a chunk.
-    lines = (line for line in (_decoded(raw).rstrip("\n") for raw in handle) if line)
+    lines = _Lines(handle)
 
     def take(n):
-        chunk = list(itertools.islice(lines, n))
+        chunk = lines.take(n)
         return TextRows(header, chunk, sep, decimal), _plain_lines(chunk, sep, n_fields)
 
     return take, handle.close
+
+
+class _Lines:
+    """The non-blank lines of a binary handle, without line endings, decoded a block
+    at a time (one decode and one split per block, not one per line: line by line
+    they took about a quarter of ``anovae score``'s time on a million plain rows,
+    3.5 s of about 13)."""
+
+    def __init__(self, handle, block=1 << 22):
+        self._handle, self._block = handle, block
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._ready, self._at, self._pending, self._done = [], 0, "", False
+
+    def take(self, n):
+        out = []
+        while len(out) < n:
+            if self._at == len(self._ready):
+                if self._done:
+                    break
+                self._fill()
+                continue
+            end = min(len(self._ready), self._at + n - len(out))
+            out.extend(self._ready[self._at : end])
+            self._at = end
+        return out
+
+    def _fill(self):
+        data = self._handle.read(self._block)
+        self._done = not data
+        # The pending partial line goes in front, so a CRLF split between two blocks
+        # is whole again before it is replaced.
+        text = (self._pending + self._decoder.decode(data, final=self._done)).replace("\r\n", "\n")
+        parts = text.split("\n")
+        self._pending = "" if self._done else parts.pop()
+        # Blank lines are not rows (pandas skips them): they never reach a chunk.
+        self._ready, self._at = [line for line in parts if line], 0
 
 
 def cells_frame(text_rows, header, sep):
