@@ -315,6 +315,22 @@ def test_score_failure_midway_in_parquet_read_ahead_leaves_no_output(model, tmp_
     assert not out.exists() and leftovers(tmp_path) == []
 
 
+def test_score_refuses_extra_fields_read_ahead_and_leaves_the_warning_filters_as_they_were(model, tmp_path):
+    import warnings
+
+    path = tmp_path / "extra.csv"
+    frame = tiny_frame()
+    lines = frame.to_csv(index=False).splitlines()
+    lines[1] += ",9"  # one field more than the header: pandas would drop it with a warning
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.csv"
+    before = list(warnings.filters)
+    result = invoke("score", path, "--model", model, "-o", out, "--chunksize", "10")
+    assert_fails(result, 1, "extra.csv", "line 2 has more fields than the header")
+    assert not out.exists() and leftovers(tmp_path) == []
+    assert warnings.filters == before
+
+
 # ---- bad input ------------------------------------------------------------------------------
 def _write(name, content):
     def make(folder):

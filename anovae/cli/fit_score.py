@@ -8,6 +8,7 @@ No sidecar file is needed, and the same CSV layout as ``fit`` just works.
 
 import contextlib
 import os
+import warnings
 
 import click
 
@@ -210,13 +211,17 @@ def score(data, model_path, output, chunksize, label_column, top, device, dask_a
     labels = None
     # The model reads parsed values; the output copies the cells as written.
     chunks = iter_table(data, chunksize=chunksize, dtype=dtype, cells="text", **reading)
-    if reads_parquet(data):
-        # The next chunk is read while a chunk is scored. Not for CSV: its parser's
-        # "more fields than the header" warning is made an error with
-        # warnings.catch_warnings, whose filters are one setting for the whole
-        # process (Python 3.11): switched in a second thread, they could be switched
-        # back by this one mid-parse, and the extra fields dropped silently.
-        chunks = prefetched(chunks)
+    if not reads_parquet(data):
+        # The CSV parser's "more fields than the header" warning is made an error
+        # inside warnings.catch_warnings, whose filters are one setting for the whole
+        # process (Python 3.11): switched by the reading thread, they could be
+        # switched back by this one mid-parse and the extra fields dropped silently.
+        # Set here for the whole command, before that thread starts, the filter is
+        # in every state either thread saves and restores (the command's error
+        # boundary restores the filters when it ends).
+        warnings.filterwarnings("error", category=pd.errors.ParserWarning)
+    # The next chunk is read while a chunk is scored.
+    chunks = prefetched(chunks)
     # The last chunk is written while the next is scored. Closing the chunks on the
     # way out stops the reading thread at once, even when a chunk fails.
     with open_table_output(output) as table, BackgroundWriter(table.write) as write, contextlib.closing(chunks):
