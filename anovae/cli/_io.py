@@ -91,18 +91,6 @@ def is_parquet(path):
     return path != STDIO and str(path).lower().endswith(PARQUET_SUFFIXES)
 
 
-def reads_parquet(path):
-    """Whether ``path`` (a file, or a folder or glob of part files) is read as Parquet.
-
-    False for anything :func:`table_parts` refuses: reading it raises that error.
-    """
-    try:
-        parts = table_parts(path)
-    except DataError:
-        return False
-    return is_parquet(parts[0] if parts else path)
-
-
 def row_label(path, position):
     """How to point a user at the row at 0-based ``position``: ``line 12`` or ``row 11``.
 

@@ -200,7 +200,7 @@ def score(data, model_path, output, chunksize, label_column, top, device, dask_a
         threshold_line,
         with_results,
     )
-    from ._io import check_columns, iter_table, reads_parquet
+    from ._io import check_columns, iter_table
     from ._output import check_table_output, open_table_output
     from ._pipeline import BackgroundWriter, prefetched
 
@@ -211,15 +211,14 @@ def score(data, model_path, output, chunksize, label_column, top, device, dask_a
     labels = None
     # The model reads parsed values; the output copies the cells as written.
     chunks = iter_table(data, chunksize=chunksize, dtype=dtype, cells="text", **reading)
-    if not reads_parquet(data):
-        # The CSV parser's "more fields than the header" warning is made an error
-        # inside warnings.catch_warnings, whose filters are one setting for the whole
-        # process (Python 3.11): switched by the reading thread, they could be
-        # switched back by this one mid-parse and the extra fields dropped silently.
-        # Set here for the whole command, before that thread starts, the filter is
-        # in every state either thread saves and restores (the command's error
-        # boundary restores the filters when it ends).
-        warnings.filterwarnings("error", category=pd.errors.ParserWarning)
+    # The CSV parser's "more fields than the header" warning is made an error inside
+    # warnings.catch_warnings, whose filters are one setting for the whole process
+    # (Python 3.11): switched by the reading thread, they could be switched back by
+    # this one mid-parse and the extra fields dropped silently. Set here for the
+    # whole command, before that thread starts, the filter is in every state either
+    # thread saves and restores (the command's error boundary restores the filters
+    # when it ends); Parquet input never raises that warning.
+    warnings.filterwarnings("error", category=pd.errors.ParserWarning)
     # The next chunk is read while a chunk is scored.
     chunks = prefetched(chunks)
     # The last chunk is written while the next is scored. Closing the chunks on the
