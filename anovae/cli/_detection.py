@@ -190,17 +190,19 @@ def estimator_for(training, params, has_labels, quiet=False):
                 f"strategy {training.threshold!r} learns from labels; give --label-column",
                 param_hint="'--threshold'",
             )
+    # Options left out keep the estimator's own defaults (one place says what they are).
+    given = {} if training.score_kl_weight is None else {"score_kl_weight": training.score_kl_weight}
     return VAE(
         latent_dim=training.latent_dim,
         max_epochs=training.epochs,
         max_steps=training.steps or "auto",
         input_masking=training.input_masking,
-        score_kl_weight=training.score_kl_weight,
         contamination=training.contamination if training.contamination is not None else "auto",
         threshold=strategy,
         device=training.device,
         random_state=training.seed,
         verbose=0 if quiet else 1,
+        **given,
     )
 
 

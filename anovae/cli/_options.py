@@ -143,10 +143,9 @@ _OPTIONS = [
         type=click.FloatRange(min=1),
         callback=_check_finite,
         metavar="W",
-        default=2.0,
-        show_default=True,
+        default=None,
         help="How many times a row's score counts its KL term (how atypical its latent "
-        "code is); 1 scores with the evidence lower bound itself (see VAE's "
+        "code is); 1 scores with the evidence lower bound itself (default: VAE's "
         "score_kl_weight).",
     ),
     click.option(
