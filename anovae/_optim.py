@@ -55,15 +55,16 @@ class _Optimizer:
             grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
         return index, params, grads
 
-    def _flat_gradient(self):
+    def _flat_gradient(self, given=None):
         """Every gradient in one flat tensor (weight decay added), or None when the
         one-buffer step does not apply: a parameter has no gradient, or the
-        parameters no longer live in the buffer (the module was moved)."""
-        if self.flat is None or any(p.grad is None for p in self.params):
+        parameters no longer live in the buffer (the module was moved). ``given``:
+        the gradients already in one flat tensor, laid out as the buffer."""
+        if self.flat is None or (given is None and any(p.grad is None for p in self.params)):
             return None
         if any(p.data_ptr() != ptr for p, ptr in zip(self.params, self._pointers)):
             return None
-        grad = torch.cat([p.grad.reshape(-1) for p in self.params])
+        grad = given if given is not None else torch.cat([p.grad.reshape(-1) for p in self.params])
         if self.weight_decay:
             grad = torch.add(grad, self.flat, alpha=self.weight_decay)
         return grad
@@ -108,9 +109,11 @@ class Adam(_Optimizer):
         self.steps = [0] * len(self.params)
 
     @torch.no_grad()
-    def step(self):
+    def step(self, flat_grad=None):
+        """One update. ``flat_grad``: every parameter's gradient in one tensor, laid
+        out as ``_flatten`` lays out the parameters (saves gathering them)."""
         beta1, beta2 = self.betas
-        grad = self._flat_gradient()
+        grad = self._flat_gradient(flat_grad)
         if grad is not None and len(set(self.steps)) == 1:
             # Every parameter at the same step: the same update on the buffer.
             self.steps = [self.steps[0] + 1] * len(self.steps)
@@ -156,8 +159,9 @@ class Adagrad(_Optimizer):
         self.sums_flat, self.sums = self._zeros()
 
     @torch.no_grad()
-    def step(self):
-        grad = self._flat_gradient()
+    def step(self, flat_grad=None):
+        """One update; ``flat_grad`` as in :meth:`Adam.step`."""
+        grad = self._flat_gradient(flat_grad)
         if grad is not None:
             self.sums_flat.addcmul_(grad, grad, value=1.0)
             denom = self.sums_flat.sqrt()

@@ -11,6 +11,7 @@ import time
 
 import torch
 
+from ._manual_step import manual_step
 from ._objectives import mask_inputs, negative_elbo
 from ._optim import OPTIMIZERS
 from .errors import TrainingError
@@ -134,8 +135,19 @@ def train(
     eval_interval = min(eval_interval or steps_per_epoch, max_steps)
 
     opt = make_optimizer(optimizer, module.parameters(), learning_rate, weight_decay)
-    loss_fn = loss_fn or make_loss(module, beta, compile_step, trim_fraction)
     autocast_dtype = PRECISIONS[precision]
+    # Hand-written gradients where they apply (_manual_step.py): the same step
+    # without the autograd engine's overhead.
+    step_fn, flat_grad = None, None
+    if loss_fn is None and not compile_step and autocast_dtype is None:
+        step_fn = manual_step(module, beta, trim_fraction, data)
+    # The manual step's gradients lie in one tensor; the optimizer takes it as it is
+    # when its own buffer holds the same parameters in the same order.
+    flat_layout = (
+        step_fn is not None and opt.flat is not None and len(opt.params) == len(step_fn.params)
+        and all(a is b for a, b in zip(opt.params, step_fn.params))
+    )
+    loss_fn = loss_fn or make_loss(module, beta, compile_step, trim_fraction)
     device = generator.device
     latent_dim = module.latent_dim
     history = []
@@ -153,17 +165,23 @@ def train(
         # hidden (drawn after eps, so without masking the draws are unchanged).
         args = (batch, eps, condition) if not input_masking else (
             batch, eps, condition, mask_inputs(batch, input_masking, generator))
-        if autocast_dtype is None and not torch.is_autocast_enabled(device.type):
-            # Entering even a disabled autocast context costs more than one of a
-            # small network's elementwise ops; it is needed only to switch off a
-            # caller's autocast.
-            loss, recon, kl = loss_fn(*args)
+        caller_autocast = torch.is_autocast_enabled(device.type)
+        if step_fn is not None and not caller_autocast:
+            loss, recon, kl = step_fn(*args)  # sets the gradients itself
+            flat_grad = step_fn.flat_grad if flat_layout else None
         else:
-            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            if autocast_dtype is None and not caller_autocast:
+                # Entering even a disabled autocast context costs more than one of a
+                # small network's elementwise ops; it is needed only to switch off a
+                # caller's autocast.
                 loss, recon, kl = loss_fn(*args)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+            else:
+                with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                    loss, recon, kl = loss_fn(*args)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            flat_grad = None
+        opt.step(flat_grad)
         total += torch.stack([loss.detach() * len(batch), recon.detach(), kl.detach()])
         seen += len(batch)
         step += 1
