@@ -226,6 +226,13 @@ def train(
     progress.close(stopped_early)
     if best_state is not None:
         module.load_state_dict(best_state)
+    # The parameters leave the optimizer's flat buffer for storage of their own, as
+    # a model loaded from a file has: BLAS rounds a product differently with the
+    # operands' memory alignment, and a fitted and a reloaded model must score alike
+    # to the bit.
+    with torch.no_grad():
+        for p in module.parameters():
+            p.data = p.data.clone()
     module.eval()
     return history
 
