@@ -175,10 +175,39 @@ def log_likelihood_bound(module, batch, eps, condition=None, fill_missing=False,
     subtracts the extra copies, a looser bound that weighs how atypical the row's
     code is).
     """
-    if eps.shape[1] == 1:
-        cell_ll, kl = elbo_terms(module, batch, eps[:, 0], condition, fill_missing)
+    if eps.shape[1] > 1:
+        return iwae_bound(module, batch, eps, condition, fill_missing, extra_kl=kl_weight - 1)
+    eps = eps[:, 0]
+
+    def cells(part, part_eps, part_condition):
+        cell_ll, kl = elbo_terms(module, part, part_eps, part_condition, fill_missing)
         return cell_ll.sum(dim=-1) - kl_weight * kl
-    return iwae_bound(module, batch, eps, condition, fill_missing, extra_kl=kl_weight - 1)
+
+    complete_rows = getattr(module.likelihood, "complete_rows", None)
+    if complete_rows is None:
+        return cells(batch, eps, condition)
+    # Rows with every cell modelled take the row-sum path, the others the per-cell
+    # one; decided row by row, so a row's score does not depend on its neighbours.
+    complete = complete_rows(batch)
+    if bool(complete.all()):
+        return _complete_rows_bound(module, batch, eps, condition, kl_weight)
+    if not bool(complete.any()):
+        return cells(batch, eps, condition)
+    bound = torch.empty(len(batch), device=eps.device, dtype=eps.dtype)
+    for flags, fn in ((complete, lambda *a: _complete_rows_bound(module, *a, kl_weight)), (~complete, cells)):
+        rows = flags.nonzero().squeeze(1)
+        part_eps = eps if eps.shape[1] == 1 else eps.index_select(1, rows)
+        part_condition = None if condition is None else condition.index_select(0, rows)
+        bound[rows] = fn(batch.index(rows), part_eps, part_condition)
+    return bound
+
+
+def _complete_rows_bound(module, batch, eps, condition, kl_weight):
+    """:func:`log_likelihood_bound` with K = 1 for rows with every cell modelled,
+    through ``likelihood.row_log_likelihood``."""
+    mu, log_var = module.encode(batch, condition)
+    out = module.decode(module.reparameterize(mu, log_var, eps), condition)
+    return module.likelihood.row_log_likelihood(out, batch).mean(dim=0) - kl_weight * gaussian_kl(mu, log_var)
 
 
 def rows_kept(n_rows, trim_fraction):

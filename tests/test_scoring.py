@@ -189,3 +189,43 @@ def test_decoding_a_power_transformed_column_stays_finite_and_in_range():
     assert np.isfinite(values).all()
     assert (values >= frame["bytes"].min() - 1e-9).all() and (values <= frame["bytes"].max() + 1e-9).all()
     assert np.isfinite(vae.sample(200, random_state=0)["bytes"]).all()
+
+
+def test_a_complete_rows_score_does_not_depend_on_blank_rows_beside_it():
+    # Complete rows are scored by row sums, rows with blanks cell by cell, each row
+    # by its own kind whatever its neighbours (to float32 rounding: matrix products
+    # round with the batch's size).
+    X = related(600, seed=0)[0]
+    vae = VAE(max_steps=200, random_state=0).fit(X)
+    alone = vae.score_samples(X[:40])
+    mixed = np.vstack([X[:40], blank(X[40:80], 0.3, seed=1)])
+    together = vae.score_samples(mixed)
+    assert np.isnan(mixed[40:]).any(axis=1).sum() > 30
+    np.testing.assert_allclose(together[:40], alone, rtol=1e-6)
+    np.testing.assert_allclose(together[40:], vae.score_samples(mixed[40:]), rtol=1e-6)
+
+
+def test_row_sums_equal_the_cell_terms_on_every_column_kind():
+    import torch
+
+    from anovae._likelihoods import Batch, TabularLikelihood
+
+    g = torch.Generator().manual_seed(0)
+    for noise in ("column", "cell", 0.7):
+        likelihood = TabularLikelihood(3, 2, [4, 3], noise_std=noise)
+        if noise == "column":
+            with torch.no_grad():
+                likelihood.column_log_var_scaled.uniform_(-0.1, 0.1, generator=g)
+        out = torch.randn(5, 6, likelihood.output_dim, generator=g)  # draws x rows
+        num = torch.randn(6, 3, generator=g)
+        binary = torch.tensor([[0.0, 1.0], [1.0, 1.0], [0.3, 0.0], [0.0, 0.0], [1.0, 0.5], [0.0, 1.0]])
+        cat = torch.tensor([[0, 1], [2, 0], [1, 1], [0, 0], [2, 1], [1, 0]])
+        batch = Batch(num, binary, cat)
+        assert likelihood.complete_rows(batch).all()
+        torch.testing.assert_close(
+            likelihood.row_log_likelihood(out, batch), likelihood(out, batch).sum(-1), rtol=1e-6, atol=1e-5
+        )
+        # A blank, a never-seen category (code 3 of the first column), a 0/1 value
+        # out of range: those rows go cell by cell.
+        num[0, 1], cat[1, 0], binary[2, 1] = float("nan"), 3, 2.0
+        assert likelihood.complete_rows(Batch(num, binary, cat)).tolist() == [False, False, False, True, True, True]
