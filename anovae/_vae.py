@@ -10,6 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from . import _scoring
 from ._base import BaseVAE, _is_frame, transactional
 from ._persistence import register_model_class
 from .errors import DataError
@@ -445,8 +446,11 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         column, costs the fixed log-probability -log(n + 1), n the column's
         training count.
         """
-        encoded, _ = self._encode(X)
-        return self._log_likelihood_bound(encoded)
+        check_is_fitted(self)
+        frame = self._frame(X, reset=False)
+        chunk = self._chunk_rows(self.n_mc_samples * self.n_importance_samples)
+        blocks = _scoring.row_blocks(len(frame), frame.shape[1], chunk)
+        return np.concatenate([self._log_likelihood_bound(self._codec.encode(frame.iloc[rows])) for rows in blocks])
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for anomalies."""

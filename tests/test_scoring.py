@@ -229,3 +229,17 @@ def test_row_sums_equal_the_cell_terms_on_every_column_kind():
         # out of range: those rows go cell by cell.
         num[0, 1], cat[1, 0], binary[2, 1] = float("nan"), 3, 2.0
         assert likelihood.complete_rows(Batch(num, binary, cat)).tolist() == [False, False, False, True, True, True]
+
+
+def test_scoring_a_large_table_in_blocks_changes_no_score(monkeypatch):
+    from anovae import _scoring
+
+    X = related(600, seed=0)[0]
+    vae = VAE(max_steps=100, random_state=0).fit(X)
+    rows = np.vstack([related(12000, seed=2)[0], blank(related(2000, seed=3)[0], 0.2, seed=4)])
+    monkeypatch.setattr(_scoring, "_BLOCK_CELLS", 10**12)
+    whole = vae.score_samples(rows)
+    monkeypatch.setattr(_scoring, "_BLOCK_CELLS", 5000)  # blocks of whole chunks
+    chunk = vae._chunk_rows(vae.n_mc_samples)
+    assert len(_scoring.row_blocks(len(rows), rows.shape[1], chunk)) > 2
+    np.testing.assert_array_equal(vae.score_samples(rows), whole)
