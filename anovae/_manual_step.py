@@ -135,6 +135,7 @@ class _Step:
         self.module, self.encoder, self.decoder = module, encoder, decoder
         self.beta, self.trim_fraction, self.complete = beta, trim_fraction, complete
         self.likelihood = module.likelihood
+        self.numbers_only = complete and not self.likelihood.n_bernoulli and not self.likelihood.n_categories
         self.params = list(module.parameters())
         self.flat_grad, self.grads = None, {}
 
@@ -158,7 +159,10 @@ class _Step:
     def __call__(self, batch, eps, condition=None, encoder_batch=None):
         module, likelihood = self.module, self.likelihood
         grads = self._grad_buffers()
-        x = likelihood.embed(batch if encoder_batch is None else encoder_batch)
+        if self.numbers_only and encoder_batch is None:
+            x = batch.num  # what embed gives a table of complete numeric columns
+        else:
+            x = likelihood.embed(batch if encoder_batch is None else encoder_batch)
         if module.condition_encoder:
             x = torch.cat([x, condition], dim=-1)
         code, enc_inputs, enc_pre = _forward(self.encoder, x)
@@ -187,8 +191,12 @@ class _Step:
         # of -log p(x | z) and of the KL, times the row's weight.
         out_grad = out_grad * weight
         if column_grad is not None:
-            cells, raw = column_grad
-            per_column = (weight.t() @ cells).squeeze(0) if self.trim_fraction > 0 else cells.sum(dim=0) * weight
+            # A column's log-variance gets sum_r weight_r (observed_r - squared_r) / 2.
+            squared, observed, raw = column_grad
+            weighted = _weighted_rows(squared, weight, self.trim_fraction)
+            # On complete batches every row is observed, and the weights sum to one.
+            present = 1.0 if observed is None else _weighted_rows(observed, weight, self.trim_fraction)
+            per_column = 0.5 * (present - weighted)
             grads[likelihood.column_log_var_scaled].copy_(_clamp_backward(per_column * LOG_VAR_GAIN, raw, likelihood))
         dz = _backward(self.decoder, dec_inputs, dec_pre, out_grad, grads, input_grad=True)
         if module.n_conditions:
@@ -201,6 +209,12 @@ class _Step:
         log_var_grad = log_var_grad * (raw_log_var == log_var)  # clamp passes it inside its bounds
         _backward(self.encoder, enc_inputs, enc_pre, torch.cat([mu_grad, log_var_grad], dim=-1), grads, input_grad=False)
         return loss, recon.sum(), kl.sum()
+
+
+def _weighted_rows(cells, weight, trimmed):
+    """sum_r weight_r * cells_r: ``weight`` a column of row weights when trimmed,
+    else one number."""
+    return (weight.t() @ cells).squeeze(0) if trimmed else cells.sum(dim=0) * weight
 
 
 def _clamp_backward(grad, raw, likelihood):
@@ -220,9 +234,11 @@ def _likelihood_terms(likelihood, out, batch, complete):
     recon, grads, column_grad = 0.0, [], None
     if g:
         x = batch.num if complete else torch.nan_to_num(batch.num, nan=0.0)
-        residual = x - mean
-        scaled = residual * torch.exp(-log_var)
-        squared = residual * scaled
+        # (mean - x) / var is the gradient of -log p with respect to the mean.
+        difference = mean - x
+        scaled = difference * torch.exp(-log_var)
+        squared = difference * scaled
+        observed = None
         if not complete:
             observed = (~torch.isnan(batch.num)).to(out.dtype)
             scaled, squared = scaled * observed, squared * observed
@@ -232,13 +248,13 @@ def _likelihood_terms(likelihood, out, batch, complete):
         else:
             terms = _LOG_2PI + log_var if complete else (_LOG_2PI + log_var) * observed
             recon = -0.5 * (squared + terms).sum(dim=-1)
-        grads.append(-scaled)
+        grads.append(scaled)
         # d(-log p)/d log_var = (1 - residual^2 / var) / 2 on observed cells.
-        log_var_cells = (0.5 - 0.5 * squared) if complete else (0.5 * observed - 0.5 * squared)
         if likelihood.per_cell_variance:
-            grads.append(log_var_cells * (out[:, g : 2 * g] == log_var))
+            cells = (0.5 - 0.5 * squared) if complete else (0.5 * observed - 0.5 * squared)
+            grads.append(cells * (out[:, g : 2 * g] == log_var))
         elif likelihood.noise_std == "column":
-            column_grad = (log_var_cells, likelihood.column_log_var)
+            column_grad = (squared, observed, likelihood.column_log_var)
     if b:
         missing = torch.isnan(batch.bin)
         outside = (batch.bin < 0) | (batch.bin > 1)

@@ -73,6 +73,9 @@ CASES = {
         module=dict(n_bernoulli=2, n_categories=(3,), activation="elu", n_conditions=3, condition_encoder=True),
         beta=0.5, trim=0.2,
     ),
+    "column-variance-missing": dict(module=dict(n_bernoulli=1), beta=1.0, trim=0.2, missing=0.2),
+    "column-variance-untrimmed": dict(module=dict(activation="tanh"), beta=1.5, trim=0.0, missing=0.1),
+    "numbers-only-untrimmed": dict(module={}, beta=1.0, trim=0.0),
     "categorical-only": dict(module=dict(n_gaussian=0, n_categories=(5, 2, 3)), beta=1.0, trim=0.0, missing=0.1),
     "input-masking": dict(module=dict(n_bernoulli=2), beta=1.0, trim=0.2, masking=0.3),
 }
