@@ -7,7 +7,7 @@ running some seventy backward nodes, each dispatched on its own. The derivatives
 of the negative ELBO of an MLP VAE are short to write down: two matrix products
 and a sum per layer, and a few elementwise terms for the likelihood and the KL.
 Computed directly, without a graph, training takes two thirds of the time (50k x
-20, batch 256, one thread: 1.14 s against 1.70 s), and it computes the same
+20, batch 256, one thread: 1.05 s against 1.68 s), and it computes the same
 gradients as autograd up to float rounding (``tests/test_manual_step.py`` compares
 them on every configuration this covers).
 
