@@ -216,7 +216,8 @@ class BaseVAE(BaseEstimator):
         """
         self._codec = TabularCodec.fit(frame, self.likelihood, self.numeric_transform)
         self.feature_kinds_ = self._codec.kinds()
-        encoded = self._codec.encode(frame)
+        # Training and the fit's own scores need each row's log-Jacobian sum only.
+        encoded = self._codec.encode(frame, cell_jacobian=False)
         init_seed, train_seed, split_seed = self._training_seeds()
         device = resolve_device(self.device)
         module = self._new_module(init_seed, device, n_conditions, condition_encoder)

@@ -166,8 +166,10 @@ def cell_scores(module, codec, encoded, eps, device, conditions=None):
     def fn(batch, condition):
         return elbo_terms(module, batch, eps, condition, complete=True)[0]
 
-    cells = map_chunks(module, encoded, fn, device, samples=eps.shape[0], conditions=conditions, parallel=True)
     g = len(codec.names(GAUSSIAN))
+    if encoded.log_jac is not None and encoded.log_jac.shape[1] != g:
+        raise ValueError("cell scores need the per-cell log-Jacobian: encode with cell_jacobian=True")
+    cells = map_chunks(module, encoded, fn, device, samples=eps.shape[0], conditions=conditions, parallel=True)
     cells[:, :g] += -codec.log_scales() if encoded.log_jac is None else encoded.log_jac
     scores = -cells[:, codec.column_order()]
     scores[missing_cells(codec, encoded)] = np.nan

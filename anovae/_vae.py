@@ -450,7 +450,9 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         frame = self._frame(X, reset=False)
         chunk = self._chunk_rows(self.n_mc_samples * self.n_importance_samples)
         blocks = _scoring.row_blocks(len(frame), frame.shape[1], chunk)
-        return np.concatenate([self._log_likelihood_bound(self._codec.encode(frame.iloc[rows])) for rows in blocks])
+        return np.concatenate([
+            self._log_likelihood_bound(self._codec.encode(frame.iloc[rows], cell_jacobian=False)) for rows in blocks
+        ])
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for anomalies."""

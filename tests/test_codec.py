@@ -112,3 +112,31 @@ def test_the_quick_answer_covers_symmetric_columns():
     # The point of the shortcut: a Gaussian column needs no median.
     observed = np.random.default_rng(0).normal(size=10_000)
     assert _power.surely_light_tailed(observed, observed.min(), observed.max())
+
+
+def test_row_sums_of_the_log_jacobian_are_the_sums_of_its_cells():
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({
+        "heavy": rng.lognormal(sigma=1.5, size=3000),
+        "plain": rng.normal(size=3000),
+        "skewed": rng.exponential(size=3000) ** 2,
+    })
+    frame.iloc[5, 0] = np.nan
+    codec = TabularCodec.fit(frame, "auto", "yeo-johnson")
+    cells, rows = codec.encode(frame), codec.encode(frame, cell_jacobian=False)
+    assert cells.log_jac is not None and cells.log_jac.shape == (3000, 3)
+    assert rows.log_jac.shape == (3000, 1)
+    np.testing.assert_array_equal(rows.num, cells.num)
+    np.testing.assert_array_equal(rows.log_jac[:, 0], cells.log_jac.sum(axis=1, dtype=np.float64))
+
+
+def test_scores_from_row_sums_equal_scores_from_cells():
+    from anovae import VAE
+
+    rng = np.random.RandomState(1)
+    frame = pd.DataFrame({"heavy": rng.lognormal(sigma=1.5, size=800), "plain": rng.normal(size=800)})
+    vae = VAE(max_steps=50, random_state=0).fit(frame)
+    assert "power" in vae._codec.columns[0]
+    from_cells = vae._log_likelihood_bound(vae._codec.encode(frame))
+    np.testing.assert_array_equal(vae.score_samples(frame), from_cells)
+    assert np.isfinite(vae.feature_scores(frame).to_numpy()).all()
