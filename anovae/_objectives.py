@@ -187,7 +187,8 @@ def log_likelihood_bound(module, batch, eps, condition=None, fill_missing=False,
     if complete_rows is None:
         return cells(batch, eps, condition)
     # Rows with every cell modelled take the row-sum path, the others the per-cell
-    # one; decided row by row, so a row's score does not depend on its neighbours.
+    # one; decided row by row, so the path that scores a row does not depend on its
+    # neighbours (the scores themselves agree to float32 rounding either way).
     complete = complete_rows(batch)
     if bool(complete.all()):
         return _complete_rows_bound(module, batch, eps, condition, kl_weight)
