@@ -186,3 +186,22 @@ def test_fit_trains_through_the_manual_step(monkeypatch):
     used.clear()
     VAE(max_steps=5, precision="bf16", random_state=0).fit(X)
     assert used == []
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("case", ["default", "mixed-cell-variance", "column-variance-missing"])
+def test_gradients_match_autograd_on_a_gpu(case):
+    spec = CASES[case]
+    module = _module(**spec["module"])
+    batch = Batch(*(t.cuda() for t in _batch(module, missing=spec.get("missing", 0.0))))
+    module.cuda()
+    eps = torch.randn(N_ROWS, LATENT, generator=torch.Generator().manual_seed(3)).cuda()
+    expected = _autograd(module, batch, eps, spec["beta"], None, spec["trim"], None)
+    step = manual_step(module, spec["beta"], spec["trim"], data=batch)
+    module.zero_grad(set_to_none=True)
+    loss, _, _ = step(batch, eps)
+    assert step.flat_grad.is_cuda
+    torch.testing.assert_close(loss, expected[0], rtol=1e-4, atol=1e-4)
+    for p, reference in zip(module.parameters(), expected[3]):
+        torch.testing.assert_close(p.grad, reference, rtol=1e-3, atol=1e-5)
