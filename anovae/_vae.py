@@ -122,7 +122,8 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
     n_mc_samples : int, default=2
         Monte Carlo repetitions averaged in each score (fixed draws: scores are
         deterministic). Scoring time is about proportional to it: 200k x 20 scored
-        at 1.45M rows/s with 2 draws, 0.79M with 5 (one thread). Chosen by a rule
+        at 1.45M rows/s with 2 draws, 0.79M with 5 (one thread, measured before
+        complete rows were scored by row sums, which made both faster). Chosen by a rule
         written down before the figures (``benchmarks/odds.py``): on the ten ODDS
         sets defaults are chosen on, mean AUROC / AP 0.8330 / 0.534 with 5 draws,
         0.8329 / 0.529 with 3, 0.8323 / 0.532 with 2 and 0.8297 / 0.530 with 1;
