@@ -208,7 +208,8 @@ class _Step:
         half_std = 0.5 * std
         log_var_grad = torch.addcmul((half_std * std - 0.5) * kl_weight, dz * eps, half_std)
         log_var_grad = log_var_grad * (raw_log_var == log_var)  # clamp passes it inside its bounds
-        _backward(self.encoder, enc_inputs, enc_pre, torch.cat([mu_grad, log_var_grad], dim=-1), grads, input_grad=False)
+        code_grad = torch.cat([mu_grad, log_var_grad], dim=-1)
+        _backward(self.encoder, enc_inputs, enc_pre, code_grad, grads, input_grad=False)
         return loss, recon.sum(), kl.sum()
 
 
