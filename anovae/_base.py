@@ -369,6 +369,19 @@ class BaseVAE(BaseEstimator):
             kl_weight = self._score_kl_weight()
         return _scoring.log_likelihood_bounds(self.module_, self._codec, encoded, eps, device, conditions, kl_weight)
 
+    def _bounds_of(self, X, kl_weight=None):
+        """:meth:`_log_likelihood_bound` of the rows of ``X`` (checked as by
+        ``score_samples``), encoded a block of whole scoring chunks at a time
+        (``_scoring.row_blocks``) and with each row's log-Jacobian as one sum."""
+        check_is_fitted(self)
+        frame = self._frame(X, reset=False)
+        chunk = self._chunk_rows(self.n_mc_samples * self.n_importance_samples)
+        blocks = _scoring.row_blocks(len(frame), frame.shape[1], chunk)
+        return np.concatenate([
+            self._log_likelihood_bound(self._codec.encode(frame.iloc[rows], cell_jacobian=False), kl_weight=kl_weight)
+            for rows in blocks
+        ])
+
     def _score_kl_weight(self):
         """How many times the KL term counts in the estimator's scores: 1, the bound
         itself, unless a subclass says otherwise."""

@@ -10,7 +10,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from . import _scoring
 from ._base import BaseVAE, _is_frame, transactional
 from ._persistence import register_model_class
 from .errors import DataError
@@ -447,13 +446,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         column, costs the fixed log-probability -log(n + 1), n the column's
         training count.
         """
-        check_is_fitted(self)
-        frame = self._frame(X, reset=False)
-        chunk = self._chunk_rows(self.n_mc_samples * self.n_importance_samples)
-        blocks = _scoring.row_blocks(len(frame), frame.shape[1], chunk)
-        return np.concatenate([
-            self._log_likelihood_bound(self._codec.encode(frame.iloc[rows], cell_jacobian=False)) for rows in blocks
-        ])
+        return self._bounds_of(X)
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for anomalies."""
@@ -475,8 +468,7 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         term counted once whatever ``score_kl_weight``: it is the model's fit to X
         that is compared. ``y`` is ignored.
         """
-        encoded, _ = self._encode(X)
-        return float(np.mean(self._log_likelihood_bound(encoded, kl_weight=1.0)))
+        return float(np.mean(self._bounds_of(X, kl_weight=1.0)))
 
     @property
     def _n_features_out(self):
