@@ -253,29 +253,43 @@ class TabularLikelihood(nn.Module):
                 ll = ll * observed
             parts.append(ll)
         if self.n_bernoulli:
-            missing = torch.isnan(batch.bin)
-            outside = (batch.bin < 0) | (batch.bin > 1)
-            x = torch.where(missing | outside, 0.0, batch.bin).expand_as(logits_b)
-            ll = -F.binary_cross_entropy_with_logits(logits_b, x, reduction="none")
-            ll = torch.where(outside, self.novelty_log_probs[:b], ll)
+            ll, _, missing, _ = self.bernoulli_cells(logits_b, batch.bin)
             if fill_missing:
                 ll = torch.where(missing, _bernoulli_expected(logits_b) + self.missing_offsets[g : g + b], ll)
             else:
                 ll = ll * ~missing
             parts.append(ll)
         if self.n_categories:
-            log_probs = self.category_log_probs(logits_c)
-            unseen = batch.cat == self.unseen_codes
-            missing = batch.cat < 0
-            codes = torch.where(unseen | missing, 0, batch.cat).expand(log_probs.shape[:-1])
-            ll = log_probs.gather(-1, codes.unsqueeze(-1)).squeeze(-1)
-            ll = torch.where(unseen, self.novelty_log_probs[b:], ll)
+            ll, log_probs, _, missing, _ = self.categorical_cells(logits_c, batch.cat)
             if fill_missing:
                 ll = torch.where(missing, _categorical_expected(log_probs) + self.missing_offsets[g + b :], ll)
             else:
                 ll = ll * ~missing
             parts.append(ll)
         return torch.cat(parts, dim=-1)
+
+    def bernoulli_cells(self, logits_b, binary):
+        """Per-cell log-likelihood of the 0/1 cells ``binary`` under ``logits_b``, a
+        value out of [0, 1] at its novelty log-probability and a missing cell as if
+        it were 0 (the caller leaves it out or fills it); with the targets used and
+        the missing and out-of-range flags: ``(ll, x, missing, outside)``."""
+        missing = torch.isnan(binary)
+        outside = (binary < 0) | (binary > 1)
+        x = torch.where(missing | outside, 0.0, binary).expand_as(logits_b)
+        ll = -F.binary_cross_entropy_with_logits(logits_b, x, reduction="none")
+        return torch.where(outside, self.novelty_log_probs[: self.n_bernoulli], ll), x, missing, outside
+
+    def categorical_cells(self, logits_c, codes):
+        """Per-cell log-likelihood of the category ``codes`` under ``logits_c``, a
+        never-seen category at its novelty log-probability and a missing one as if
+        it were the first (the caller leaves it out or fills it); with what made it:
+        ``(ll, log_probs, index, missing, unseen)``, ``index`` the codes gathered."""
+        log_probs = self.category_log_probs(logits_c)
+        unseen = codes == self.unseen_codes
+        missing = codes < 0
+        index = torch.where(unseen | missing, 0, codes).expand(log_probs.shape[:-1]).unsqueeze(-1)
+        ll = log_probs.gather(-1, index).squeeze(-1)
+        return torch.where(unseen, self.novelty_log_probs[self.n_bernoulli :], ll), log_probs, index, missing, unseen
 
     def complete_rows(self, batch):
         """(n,) flags: rows whose every cell holds a value the likelihood models (none

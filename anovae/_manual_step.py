@@ -198,7 +198,8 @@ class _Step:
             # On complete batches every row is observed, and the weights sum to one.
             present = 1.0 if observed is None else _weighted_rows(observed, weight, self.trim_fraction)
             per_column = 0.5 * (present - weighted)
-            grads[likelihood.column_log_var_scaled].copy_(_clamp_backward(per_column * LOG_VAR_GAIN, raw, likelihood))
+            clamped = raw.clamp(likelihood.min_log_var, likelihood.max_log_var)
+            grads[likelihood.column_log_var_scaled].copy_(_clamp_backward(per_column * LOG_VAR_GAIN, raw, clamped))
         dz = _backward(self.decoder, dec_inputs, dec_pre, out_grad, grads, input_grad=True)
         if module.n_conditions:
             dz = dz[:, :latent]
@@ -207,8 +208,7 @@ class _Step:
         mu_grad = torch.addcmul(dz, mu, kl_weight) if self.trim_fraction > 0 else dz.add(mu, alpha=kl_weight)
         half_std = 0.5 * std
         log_var_grad = torch.addcmul((half_std * std - 0.5) * kl_weight, dz * eps, half_std)
-        log_var_grad = log_var_grad * (raw_log_var == log_var)  # clamp passes it inside its bounds
-        code_grad = torch.cat([mu_grad, log_var_grad], dim=-1)
+        code_grad = torch.cat([mu_grad, _clamp_backward(log_var_grad, raw_log_var, log_var)], dim=-1)
         _backward(self.encoder, enc_inputs, enc_pre, code_grad, grads, input_grad=False)
         return loss, recon.sum(), kl.sum()
 
@@ -219,10 +219,10 @@ def _weighted_rows(cells, weight, trimmed):
     return (weight.t() @ cells).squeeze(0) if trimmed else cells.sum(dim=0) * weight
 
 
-def _clamp_backward(grad, raw, likelihood):
-    """``grad`` where ``raw`` lies within the likelihood's log-variance bounds (as
-    clamp's own backward, bounds included), else 0."""
-    return grad * (raw == raw.clamp(likelihood.min_log_var, likelihood.max_log_var))
+def _clamp_backward(grad, raw, clamped):
+    """``grad`` where the clamp left ``raw`` as it was (``clamped == raw``: inside its
+    bounds, bounds included, as clamp's own backward), else 0."""
+    return grad * (raw == clamped)
 
 
 def _likelihood_terms(likelihood, out, batch, complete):
@@ -254,18 +254,13 @@ def _likelihood_terms(likelihood, out, batch, complete):
         # d(-log p)/d log_var = (1 - residual^2 / var) / 2 on observed cells.
         if likelihood.per_cell_variance:
             cells = (0.5 - 0.5 * squared) if complete else (0.5 * observed - 0.5 * squared)
-            grads.append(cells * (out[:, g : 2 * g] == log_var))
+            grads.append(_clamp_backward(cells, out[:, g : 2 * g], log_var))
         elif likelihood.noise_std == "column":
             column_grad = (squared, observed, likelihood.column_log_var)
     if b:
-        missing = torch.isnan(batch.bin)
-        outside = (batch.bin < 0) | (batch.bin > 1)
-        unused = missing | outside
-        xb = torch.where(unused, 0.0, batch.bin)
-        ll = -F.binary_cross_entropy_with_logits(logits_b, xb, reduction="none")
-        ll = torch.where(outside, likelihood.novelty_log_probs[:b], ll) * ~missing
-        recon = recon + ll.sum(dim=-1)
-        grads.append((torch.sigmoid(logits_b) - xb) * ~unused)
+        ll, x, missing, outside = likelihood.bernoulli_cells(logits_b, batch.bin)
+        recon = recon + (ll * ~missing).sum(dim=-1)
+        grads.append((torch.sigmoid(logits_b) - x) * ~(missing | outside))
     if likelihood.n_categories:
         recon_c, grad_c = _categorical_terms(likelihood, logits_c, batch.cat)
         recon = recon + recon_c
@@ -276,20 +271,13 @@ def _likelihood_terms(likelihood, out, batch, complete):
 def _categorical_terms(likelihood, logits_c, codes):
     """Per row log-likelihood of the categorical cells and its negative gradient
     with respect to the category logits (slot order)."""
-    b = likelihood.n_bernoulli
-    log_probs = likelihood.category_log_probs(logits_c)  # (n, C, K_max)
-    unseen = codes == likelihood.unseen_codes
-    missing = codes < 0
-    unused = unseen | missing
-    index = torch.where(unused, 0, codes).unsqueeze(-1)
-    ll = log_probs.gather(-1, index).squeeze(-1)
-    ll = torch.where(unseen, likelihood.novelty_log_probs[b:], ll) * ~missing
+    ll, log_probs, index, missing, unseen = likelihood.categorical_cells(logits_c, codes)
     # d(-log softmax_k)/d logit = softmax - onehot(k), on the padded layout; the
     # padding and the unseen slot map to one extra column that is dropped.
     padded_grad = torch.exp(log_probs)
     padded_grad.scatter_add_(-1, index, torch.full_like(index, -1, dtype=padded_grad.dtype))
-    padded_grad = padded_grad * ~unused.unsqueeze(-1)
+    padded_grad = padded_grad * ~(unseen | missing).unsqueeze(-1)
     n, slots = len(codes), likelihood.n_slots
     grad = padded_grad.new_zeros(n, slots + 1)
     grad.index_add_(1, likelihood.seen_index.reshape(-1), padded_grad.reshape(n, -1))
-    return ll.sum(dim=-1), grad[:, :slots]
+    return (ll * ~missing).sum(dim=-1), grad[:, :slots]
