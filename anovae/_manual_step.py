@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from ._likelihoods import _LOG_2PI, LOG_VAR_GAIN, TabularLikelihood
 from ._networks import _MAX_LOG_VAR, _MIN_LOG_VAR, VAEModule
-from ._objectives import gaussian_kl, rows_kept
+from ._objectives import rows_kept
 
 __all__ = ["manual_step"]
 
@@ -45,7 +45,7 @@ def manual_step(module, beta, trim_fraction, data=None):
     encoder, decoder = _layers(module.encoder), _layers(module.decoder)
     if encoder is None or decoder is None:
         return None
-    covered = {id(p) for layer in encoder + decoder for p in (layer.linear.weight, layer.linear.bias)}
+    covered = {id(p) for layer in encoder + decoder for p in (layer.weight, layer.bias)}
     if module.likelihood.noise_std == "column":
         covered.add(id(module.likelihood.column_log_var_scaled))
     if any(id(p) not in covered or not p.requires_grad for p in module.parameters()):
@@ -59,7 +59,9 @@ class _Layer:
     """One ``nn.Linear`` and the activation after it (None after the last)."""
 
     def __init__(self, linear, activation):
-        self.linear = linear
+        # The parameters themselves, not ``linear.weight``: an nn.Module attribute
+        # lookup costs about a microsecond, and a step makes a dozen.
+        self.weight, self.bias = linear.weight, linear.bias
         self.forward, self.backward = _ACTIVATIONS[type(activation)](activation) if activation else (None, None)
 
 
@@ -109,7 +111,7 @@ def _forward(layers, x):
     h = x
     for layer in layers:
         inputs.append(h)
-        a = torch.addmm(layer.linear.bias, h, layer.linear.weight.t())
+        a = F.linear(h, layer.weight, layer.bias)
         pre.append(a)
         h = layer.forward(a) if layer.forward else a
     inputs.append(h)
@@ -117,17 +119,17 @@ def _forward(layers, x):
 
 
 def _backward(layers, inputs, pre, grad, grads, input_grad):
-    """Write each layer's weight and bias gradients into ``grads``; return the
-    gradient of the MLP's input when ``input_grad``."""
+    """Write each layer's weight and bias gradients into ``grads`` (a dict from
+    parameter to its gradient); return the gradient of the MLP's input when
+    ``input_grad``."""
     for i in range(len(layers) - 1, -1, -1):
         layer = layers[i]
         if layer.backward:
             grad = layer.backward(grad, pre[i], inputs[i + 1])
-        weight, bias = layer.linear.weight, layer.linear.bias
-        torch.mm(grad.t(), inputs[i], out=grads[weight])
-        torch.sum(grad, dim=0, out=grads[bias])
+        torch.mm(grad.t(), inputs[i], out=grads[layer.weight])
+        torch.sum(grad, dim=0, out=grads[layer.bias])
         if i or input_grad:
-            grad = grad @ weight
+            grad = grad @ layer.weight
     return grad
 
 
@@ -138,7 +140,7 @@ class _Step:
         self.likelihood = module.likelihood
         self.numbers_only = complete and not self.likelihood.n_bernoulli and not self.likelihood.n_categories
         self.params = list(module.parameters())
-        self.flat_grad, self.grads = None, {}
+        self.flat_grad, self.grads, self.constants = None, {}, None
 
     def _grad_buffers(self):
         """The parameters' gradients: views of one flat buffer laid out in
@@ -152,8 +154,12 @@ class _Step:
                 views[p] = self.flat_grad[start : start + p.numel()].view_as(p)
                 start += p.numel()
             self.grads = views
-        for p in self.params:
-            p.grad = self.grads[p]
+            self.constants = _Constants(p0)
+        # Setting ``.grad`` checks shape, device and dtype each time: only when some
+        # parameter lost its view (a caller's ``zero_grad(set_to_none=True)``).
+        if any(p.grad is not self.grads[p] for p in self.params):
+            for p in self.params:
+                p.grad = self.grads[p]
         return self.grads
 
     @torch.no_grad()
@@ -167,16 +173,21 @@ class _Step:
         if module.condition_encoder:
             x = torch.cat([x, condition], dim=-1)
         code, enc_inputs, enc_pre = _forward(self.encoder, x)
+        c = self.constants
         latent = module.latent_dim
         mu, raw_log_var = code[:, :latent], code[:, latent:]
         log_var = raw_log_var.clamp(_MIN_LOG_VAR, _MAX_LOG_VAR)
-        std = torch.exp(0.5 * log_var)
+        std = torch.exp(log_var * c.half)
         z = torch.addcmul(mu, std, eps)
         dec_x = torch.cat([z, condition.expand(len(z), condition.shape[-1])], dim=-1) if module.n_conditions else z
         out, dec_inputs, dec_pre = _forward(self.decoder, dec_x)
 
-        recon, out_grad, column_grad = _likelihood_terms(likelihood, out, batch, self.complete)
-        kl = gaussian_kl(mu, log_var)
+        recon, out_grad, column_grad = _likelihood_terms(likelihood, out, batch, self.complete, c)
+        # KL(q || N(0, I)) = sum (mu^2 + var - 1 - log_var) / 2; (var - 1) / 2 is also
+        # its derivative with respect to log_var, used below.
+        half_std = std * c.half
+        var_term = torch.addcmul(c.neg_half, half_std, std)
+        kl = torch.addcmul(var_term, mu, mu, value=0.5).sub_(log_var, alpha=0.5).sum(dim=-1)
         per_row = (kl if self.beta == 1 else self.beta * kl) - recon
         n = len(per_row)
         if self.trim_fraction > 0:
@@ -190,27 +201,39 @@ class _Step:
 
         # The loss is sum_r weight_r * (beta * kl_r - recon_r): each row's gradient
         # of -log p(x | z) and of the KL, times the row's weight.
-        out_grad = out_grad * weight
+        out_grad = out_grad.mul_(weight)
         if column_grad is not None:
             # A column's log-variance gets sum_r weight_r (observed_r - squared_r) / 2.
-            squared, observed, raw = column_grad
+            squared, observed, raw, clamped = column_grad
             weighted = _weighted_rows(squared, weight, self.trim_fraction)
             # On complete batches every row is observed, and the weights sum to one.
-            present = 1.0 if observed is None else _weighted_rows(observed, weight, self.trim_fraction)
-            per_column = 0.5 * (present - weighted)
-            clamped = raw.clamp(likelihood.min_log_var, likelihood.max_log_var)
-            grads[likelihood.column_log_var_scaled].copy_(_clamp_backward(per_column * LOG_VAR_GAIN, raw, clamped))
+            present = c.one if observed is None else _weighted_rows(observed, weight, self.trim_fraction)
+            # Through the gain of the stored parameter, and nothing where clamped.
+            per_column = torch.sub(present, weighted).mul_(c.half_gain)
+            torch.mul(per_column, raw == clamped, out=grads[likelihood.column_log_var_scaled])
         dz = _backward(self.decoder, dec_inputs, dec_pre, out_grad, grads, input_grad=True)
         if module.n_conditions:
             dz = dz[:, :latent]
         kl_weight = weight * self.beta if self.beta != 1 else weight
         # d KL / d mu = mu, d KL / d log_var = (var - 1) / 2; d z / d log_var = eps * std / 2.
         mu_grad = torch.addcmul(dz, mu, kl_weight) if self.trim_fraction > 0 else dz.add(mu, alpha=kl_weight)
-        half_std = 0.5 * std
-        log_var_grad = torch.addcmul((half_std * std - 0.5) * kl_weight, dz * eps, half_std)
+        log_var_grad = torch.addcmul(var_term * kl_weight, dz * eps, half_std)
         code_grad = torch.cat([mu_grad, _clamp_backward(log_var_grad, raw_log_var, log_var)], dim=-1)
         _backward(self.encoder, enc_inputs, enc_pre, code_grad, grads, input_grad=False)
         return loss, recon.sum(), kl.sum()
+
+
+class _Constants:
+    """The step's numbers as 0-d tensors of the parameters' dtype and device: an
+    operation with a Python number converts it to a tensor first, which on a CPU
+    costs as much as the operation on a minibatch."""
+
+    def __init__(self, like):
+        def tensor(value):
+            return torch.tensor(value, dtype=like.dtype, device=like.device)
+
+        self.half, self.neg_half, self.one = tensor(0.5), tensor(-0.5), tensor(1.0)
+        self.half_gain, self.log_2pi = tensor(0.5 * LOG_VAR_GAIN), tensor(_LOG_2PI)
 
 
 def _weighted_rows(cells, weight, trimmed):
@@ -225,12 +248,14 @@ def _clamp_backward(grad, raw, clamped):
     return grad * (raw == clamped)
 
 
-def _likelihood_terms(likelihood, out, batch, complete):
+def _likelihood_terms(likelihood, out, batch, complete, constants):
     """Per row log p(x | z) (the sum of ``TabularLikelihood.forward``'s cells), the
     gradient of -log p(x | z) with respect to the decoder output, and, for a
     per-column variance, (per-cell gradients with respect to the column's
-    log-variance, the unclamped log-variance) -- else None. ``complete``: the
-    batch has no missing numeric cell (fewer operations)."""
+    log-variance, the observed-cell mask or None, the unclamped and the clamped
+    log-variance) -- else None. ``complete``: the
+    batch has no missing numeric cell (fewer operations); ``constants``: the
+    step's ``_Constants``."""
     mean, log_var, logits_b, logits_c = likelihood.split(out, expand=False)
     g, b = likelihood.n_gaussian, likelihood.n_bernoulli
     recon, grads, column_grad = 0.0, [], None
@@ -246,7 +271,7 @@ def _likelihood_terms(likelihood, out, batch, complete):
             scaled, squared = scaled * observed, squared * observed
         # log N(x; mean, var) = -(residual^2 / var + log 2 pi + log var) / 2 per cell.
         if complete and not likelihood.per_cell_variance:
-            recon = -0.5 * (squared.sum(dim=-1) + (_LOG_2PI + log_var).sum())
+            recon = squared.sum(dim=-1).add_((log_var + constants.log_2pi).sum()).mul_(constants.neg_half)
         else:
             terms = _LOG_2PI + log_var if complete else (_LOG_2PI + log_var) * observed
             recon = -0.5 * (squared + terms).sum(dim=-1)
@@ -256,7 +281,7 @@ def _likelihood_terms(likelihood, out, batch, complete):
             cells = (0.5 - 0.5 * squared) if complete else (0.5 * observed - 0.5 * squared)
             grads.append(_clamp_backward(cells, out[:, g : 2 * g], log_var))
         elif likelihood.noise_std == "column":
-            column_grad = (squared, observed, likelihood.column_log_var)
+            column_grad = (squared, observed, likelihood.column_log_var, log_var)
     if b:
         ll, x, missing, outside = likelihood.bernoulli_cells(logits_b, batch.bin)
         recon = recon + (ll * ~missing).sum(dim=-1)

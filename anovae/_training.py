@@ -155,7 +155,9 @@ def train(
     best_loss, best_state, stale = float("inf"), None, 0
     stopped_early = False
     step, epoch = 0, 0
-    total, seen = torch.zeros(3, device=device), 0
+    # Each step's (loss, reconstruction sum, KL sum), summed at each record: adding
+    # them up every step cost a few small operations per step.
+    pending, seen = [], 0
     started = time.perf_counter()
     module.train()
     while step < max_steps:
@@ -182,11 +184,14 @@ def train(
             loss.backward()
             flat_grad = None
         opt.step(flat_grad)
-        total += torch.stack([loss.detach() * len(batch), recon.detach(), kl.detach()])
+        # Detached, or a list of autograd losses would keep every step's graph alive.
+        pending.append((loss.detach(), recon.detach(), kl.detach(), len(batch)))
         seen += len(batch)
         step += 1
         if step % eval_interval and step < max_steps:
             continue
+        total = _summed(pending)
+        pending = []
         if all_reduce is not None:
             summed = all_reduce(torch.cat([total.double(), total.new_tensor([seen], dtype=torch.float64)]))
             total, seen = summed[:3], int(summed[3])
@@ -212,7 +217,7 @@ def train(
         }
         history.append(record)
         progress.update(record)
-        total, seen, started = torch.zeros(3, device=device), 0, time.perf_counter()
+        seen, started = 0, time.perf_counter()
         if val is None:
             continue
         if best_state is None or val < best_loss - tol * max(1.0, abs(best_loss)):
@@ -235,6 +240,14 @@ def train(
             p.data = p.data.clone()
     module.eval()
     return history
+
+
+def _summed(pending):
+    """(loss x rows, reconstruction, KL) summed over the steps of ``pending``."""
+    losses, recons, kls, sizes = zip(*pending)
+    per_step = torch.stack([torch.stack(losses), torch.stack(recons), torch.stack(kls)])
+    per_step[0] *= per_step.new_tensor(sizes)
+    return per_step.sum(dim=1)
 
 
 def in_memory_batches(data, conditions, batch_size, generator):
