@@ -107,6 +107,8 @@ class Adam(_Optimizer):
         self.first_flat, self.first = self._zeros()
         self.second_flat, self.second = self._zeros()
         self.steps = [0] * len(self.params)
+        # The one-buffer step in one kernel where this torch has it (see _fused_adam).
+        self._fused_step = _fused_adam(self.flat if self.flat is not None else self.params[0]) if self.params else None
 
     @torch.no_grad()
     def step(self, flat_grad=None):
@@ -118,6 +120,9 @@ class Adam(_Optimizer):
             # Every parameter at the same step: the same update on the buffer.
             self.steps = [self.steps[0] + 1] * len(self.steps)
             t = self.steps[0]
+            if self._fused_step is not None:
+                self._fused_step([self.flat], [grad], [self.first_flat], [self.second_flat], t, self)
+                return
             self.first_flat.lerp_(grad, 1.0 - beta1)
             self.second_flat.mul_(beta2)
             self.second_flat.addcmul_(grad, grad, value=1.0 - beta2)
@@ -131,14 +136,20 @@ class Adam(_Optimizer):
             return
         first = [self.first[i] for i in index]
         second = [self.second[i] for i in index]
-        torch._foreach_lerp_(first, grads, 1.0 - beta1)
-        torch._foreach_mul_(second, beta2)
-        torch._foreach_addcmul_(second, grads, grads, value=1.0 - beta2)
         # Parameters usually share one step count; group them when they do not.
         groups = {}
         for position, i in enumerate(index):
             self.steps[i] += 1
             groups.setdefault(self.steps[i], []).append(position)
+        if self._fused_step is not None:
+            # The kernel of the one-buffer step, so that both give the same numbers.
+            for t, positions in groups.items():
+                self._fused_step([params[k] for k in positions], [grads[k] for k in positions],
+                                 [first[k] for k in positions], [second[k] for k in positions], t, self)
+            return
+        torch._foreach_lerp_(first, grads, 1.0 - beta1)
+        torch._foreach_mul_(second, beta2)
+        torch._foreach_addcmul_(second, grads, grads, value=1.0 - beta2)
         for t, positions in groups.items():
             correction1 = 1.0 - beta1**t
             correction2 = 1.0 - beta2**t
@@ -148,6 +159,53 @@ class Adam(_Optimizer):
             torch._foreach_div_(denom, math.sqrt(correction2))
             torch._foreach_add_(denom, self.eps)
             torch._foreach_addcdiv_(p, m, denom, value=-self.lr / correction1)
+
+
+def _fused_adam(like):
+    """A function ``(params, grads, firsts, seconds, step, adam)`` (lists of tensors)
+    doing Adam's update in
+    the single kernel ``torch._fused_adam_`` (the one ``torch.optim.Adam(fused=True)``
+    runs), or None where this torch lacks it for ``like``'s device or computes
+    something else.
+
+    Why: on a CPU the seven operations of the update cost about 37 microseconds
+    for the default network of a 100-column table, the kernel 10; a training step
+    there is about 650. The update is the same rule (``eps`` outside the root, L2
+    decay already in the gradient); it is checked once, on a few numbers, against
+    the operations it replaces, and any difference or error keeps those.
+    """
+    kernel = getattr(torch, "_fused_adam_", None)
+    if kernel is None:
+        return None
+    step_count = torch.zeros((), dtype=torch.float32, device=like.device)
+
+    def step(params, grads, firsts, seconds, t, adam):
+        step_count.fill_(t)
+        beta1, beta2 = adam.betas
+        kernel(params, grads, firsts, seconds, [], [step_count] * len(params), lr=adam.lr, beta1=beta1,
+               beta2=beta2, weight_decay=0.0, eps=adam.eps, amsgrad=False, maximize=False)
+
+    class _Probe:
+        lr, betas, eps = 0.1, (0.9, 0.999), 1e-8
+
+    param = torch.tensor([0.5, -1.0, 2.0], dtype=like.dtype, device=like.device)
+    grad = torch.tensor([0.25, 3.0, -1e-3], dtype=like.dtype, device=like.device)
+    first, second = torch.zeros_like(param), torch.zeros_like(param)
+    try:
+        for t in (1, 2):
+            step([param], [grad], [first], [second], t, _Probe)
+    except (RuntimeError, TypeError, NotImplementedError):
+        return None
+    # The same two steps by the unfused operations of Adam.step.
+    expected, m, v = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64), 0.0, 0.0
+    g = grad.detach().to("cpu", torch.float64)
+    for t in (1, 2):
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        expected = expected - 0.1 / (1 - 0.9**t) * m / ((v / (1 - 0.999**t)).sqrt() + 1e-8)
+    if not torch.allclose(param.detach().to("cpu", torch.float64), expected, rtol=1e-5, atol=1e-6):
+        return None
+    return step
 
 
 class Adagrad(_Optimizer):

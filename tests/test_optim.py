@@ -61,9 +61,40 @@ def test_fitting_does_not_import_the_graph_compiler():
     assert out.stdout.strip() == "False"
 
 
+def _unfused(monkeypatch):
+    monkeypatch.setattr(_optim, "_fused_adam", lambda like: None)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "unfused"])
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
+def test_adam_matches_torch_optim_with_and_without_the_fused_kernel(fused, weight_decay, monkeypatch):
+    if not fused:
+        _unfused(monkeypatch)
+    X = torch.randn(32, 6, generator=torch.Generator().manual_seed(1))
+    a, b = _net(), _net()
+    mine = Adam(a.parameters(), lr=1e-2, weight_decay=weight_decay)
+    assert (mine._fused_step is not None) == (fused and hasattr(torch, "_fused_adam_"))
+    _train(a, mine, X)
+    _train(b, torch.optim.Adam(b.parameters(), lr=1e-2, weight_decay=weight_decay), X)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_a_fused_kernel_that_computes_something_else_is_not_used(monkeypatch):
+    def wrong(params, *args, **kwargs):
+        for p in params:
+            p.add_(1.0)
+
+    monkeypatch.setattr(torch, "_fused_adam_", wrong, raising=False)
+    assert _optim._fused_adam(torch.zeros(3)) is None
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "unfused"])
 @pytest.mark.parametrize("optimizer", [Adam, Adagrad], ids=["adam", "adagrad"])
 @pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
-def test_one_buffer_step_is_the_per_tensor_step_exactly(optimizer, weight_decay, monkeypatch):
+def test_one_buffer_step_is_the_per_tensor_step_exactly(optimizer, weight_decay, fused, monkeypatch):
+    if not fused:
+        _unfused(monkeypatch)
     X = torch.randn(32, 6, generator=torch.Generator().manual_seed(3))
     a, b = _net(), _net()
     flat = optimizer(a.parameters(), lr=1e-2, weight_decay=weight_decay)
