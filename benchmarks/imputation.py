@@ -65,6 +65,27 @@ hidden rows given back their true value is compared with a
 rows (the 40 other features, the symbolic ones as categories) and with the most
 frequent value. Reads ``<data>/nsl-kdd/``.
 
+``anovae impute`` with no ``--method`` runs ``auto`` (``MixedImputer``): numeric
+columns exactly as ``VAEImputer()`` (the same model and seed, so every RMSE above
+is its), text columns by the ID-CVAE rule (``CVAEImputer``: one ConditionalVAE per
+text column with blanks, the value under which the rest of the row is explained
+best, training frequencies as the prior). Until this release text columns went
+through the VAE too. The rule for the switch was written down before any run, and
+the runs never read KDDTest+: on the KDDTrain+ 20% subset, each of
+``protocol_type``, ``flag`` and ``service`` hidden on its own 10% of the rows
+(``RandomState(1000 + seed)``, seeds 0-2), ``anovae impute --method vae|cvae`` on
+the CSV; switch if ``cvae``'s mean over the nine runs is higher and no column's
+mean is more than 0.5 points lower. Share recovered (%), seeds 0 / 1 / 2:
+
+| method | protocol_type | flag | service | mean |
+|---|---|---|---|---|
+| vae (before) | 96.55 / 97.39 / 96.45 | 97.11 / 96.50 / 97.29 | 68.80 / 69.87 / 69.12 | 87.68 |
+| **cvae (now, for text)** | 99.60 / 99.67 / 99.50 | 97.43 / 97.76 / 97.58 | 72.69 / 73.09 / 72.91 | **90.03** |
+
+It was also faster: 10-20 s against 17-31 s per run. On KDDTest+ (``--nsl-kdd``,
+run after the decision) the default went from 98.33% in 296 s to 99.66% in 9 s,
+against the supervised HistGradientBoosting classifier's 99.91%.
+
 A categorical rule measured and not kept (a code patch, on training data only):
 fill a missing category by enumeration, scoring each seen value c by the
 importance-weighted estimate of log p(x_o, x_j = c) with the encoder seeing the

@@ -16,7 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import anovae_imputation
 from anovae import VAE, ConditionalVAE
 from anovae._plugins import get_plugin_manager, lookup, registrations
-from anovae_imputation import CVAEImputer, VAEImputer
+from anovae_imputation import CVAEImputer, MixedImputer, VAEImputer
 from anovae_imputation._vae_imputer import default_estimator
 from conftest import requires_data
 
@@ -443,6 +443,88 @@ def test_cvae_refuses_a_continuous_or_constant_target():
         CVAEImputer(estimator=fast_cvae(1)).fit(frame)
 
 
+# --- MixedImputer (anovae impute's default) -------------------------------------------------
+
+
+def fast_mixed(**params):
+    return MixedImputer(vae=VAEImputer(estimator=fast_vae(30)), cvae=CVAEImputer(estimator=fast_cvae()),
+                        random_state=0, **params)
+
+
+@pytest.fixture(scope="module")
+def mixed_filled(mixed):
+    frame, _, _ = mixed
+    before = frame.copy()
+    imputer = fast_mixed().fit(frame)
+    filled = imputer.transform(frame)
+    pd.testing.assert_frame_equal(frame, before)  # the input is never modified
+    return imputer, filled
+
+
+def test_mixed_sends_text_columns_to_the_cvae_and_the_rest_to_the_vae(mixed, mixed_filled):
+    imputer, filled = mixed_filled
+    # "name" has a distinct value per row: more than max_categories, so the VAE's.
+    assert imputer.vae_.columns == ["a", "b", "c", "d", "e", "big", "name"]
+    assert imputer.cvae_.columns == ["side", "size"]
+    assert list(imputer.cvae_.estimators_) == ["side", "size"]
+    assert filled.notna().all().all()
+    assert isinstance(filled["size"].dtype, pd.CategoricalDtype)
+
+
+def test_mixed_fills_are_those_of_each_imputer_and_observed_cells_stay(mixed, mixed_filled):
+    frame, _, _ = mixed
+    imputer, filled = mixed_filled
+    by_vae, by_cvae = imputer.vae_.transform(frame), imputer.cvae_.transform(frame)
+    pd.testing.assert_frame_equal(filled[imputer.vae_.columns], by_vae[imputer.vae_.columns])
+    pd.testing.assert_frame_equal(filled[["side", "size"]], by_cvae[["side", "size"]])
+    for column in frame.columns:
+        observed = frame[column].notna()
+        assert (filled[column][observed] == frame[column][observed]).all()
+
+
+def test_mixed_recovers_text_beyond_the_most_frequent_value(mixed, mixed_filled):
+    frame, side, hidden = mixed
+    accuracy = (mixed_filled[1]["side"][hidden].to_numpy() == side[hidden]).mean()
+    assert accuracy > 0.85 > (side[hidden] == frame["side"].mode()[0]).mean() + 0.2
+
+
+def test_mixed_leaves_single_valued_and_many_valued_text_to_the_vae():
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=80)
+    frame = pd.DataFrame({"x": x, "kind": np.where(x > 0, "a", "b"), "same": "k",
+                          "id": [f"r{i}" for i in range(80)]}).astype({"kind": object, "same": object, "id": object})
+    frame.loc[::5, ["x", "kind", "same", "id"]] = None
+    imputer = MixedImputer(vae=VAEImputer(estimator=fast_vae(2)), cvae=CVAEImputer(estimator=fast_cvae(2)),
+                           max_categories=10, random_state=0).fit(frame)
+    assert imputer.cvae_.columns == ["kind"]
+    assert imputer.vae_.columns == ["x", "same", "id"]
+    assert imputer.transform(frame).notna().all().all()
+
+
+def test_mixed_without_text_columns_is_the_vae_imputer(numeric):
+    X, X_missing, mask, _ = numeric
+    imputer = MixedImputer(vae=VAEImputer(estimator=fast_vae(5)), random_state=3).fit(X_missing)
+    assert imputer.cvae_ is None
+    expected = VAEImputer(estimator=fast_vae(5), random_state=3).fit_transform(X_missing)
+    np.testing.assert_array_equal(imputer.transform(X_missing), expected)
+
+
+def test_mixed_columns_limit_what_is_fitted_and_filled(mixed):
+    frame, _, _ = mixed
+    imputer = fast_mixed(columns=["side"]).fit(frame)
+    assert imputer.vae_ is None and imputer.cvae_.columns == ["side"]
+    filled = imputer.transform(frame)
+    assert filled["side"].notna().all() and filled["b"].isna().sum() == frame["b"].isna().sum()
+
+
+@parametrize_with_checks(
+    [MixedImputer(vae=VAEImputer(estimator=VAE(max_epochs=2, contamination=0.1), n_importance_samples=5),
+                  random_state=0)]
+)
+def test_mixed_imputer_follows_the_sklearn_contract(estimator, check):
+    check(estimator)
+
+
 # --- the plugin ----------------------------------------------------------------------------
 
 
@@ -461,13 +543,14 @@ def plugin():
 def test_imputers_are_registered_through_the_plugin_manager(plugin):
     assert lookup("imputers", "vae") is VAEImputer
     assert lookup("imputers", "cvae") is CVAEImputer
+    assert lookup("imputers", "auto") is MixedImputer
     found = registrations("imputers")
     assert found["vae"].plugin == "imputation"
     assert "MIWAE" in found["vae"].meta["description"]
     assert "ID-CVAE" in found["cvae"].meta["description"]
 
 
-@pytest.mark.parametrize("module", ["_vae_imputer", "_cvae_imputer"])
+@pytest.mark.parametrize("module", ["_vae_imputer", "_cvae_imputer", "_mixed_imputer"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib
@@ -571,6 +654,13 @@ def test_impute_without_epochs_fits_the_imputers_default_model():
         k: v for k, v in default.items() if k not in ("device", "verbose")
     }
     assert _imputer("vae", ["a"], 7, 0, "cpu", True).estimator.max_epochs == 7
+    # The default method's numeric part is that same model, seeded alike.
+    auto = _imputer("auto", ["a"], None, 0, "cpu", True)
+    assert auto.random_state == auto.vae.random_state == auto.cvae.random_state == 0
+    assert {k: v for k, v in auto.vae.estimator.get_params().items() if k not in ("device", "verbose")} == {
+        k: v for k, v in default.items() if k not in ("device", "verbose")
+    }
+    assert type(auto.cvae.estimator) is ConditionalVAE
 
 
 def test_impute_fills_every_missing_cell_and_reports_per_column(run_cli, table, tmp_path):
@@ -580,6 +670,8 @@ def test_impute_fills_every_missing_cell_and_reports_per_column(run_cli, table, 
     assert result.output == ""  # --quiet
     result = run_cli(table, "-o", out, "--na-values", "?", "--exclude", "id", "--epochs", 3, "--force")
     assert result.exit_code == 0, result.output
+    # The default method: the text column by a conditional VAE, the numbers by a VAE.
+    assert "trained a VAE (3 epoch(s)) and 1 conditional VAE(s) (epochs: kind 3) on 200 rows" in result.output
     assert "filled 88 missing cell(s) in 3 column(s):" in result.output
     assert "  a: 29 of 29" in result.output and "  kind: 40 of 40" in result.output
     assert "  n: 19 of 19" in result.output and f"wrote {out}" in result.output
@@ -616,7 +708,7 @@ def test_impute_cvae_recovers_text_columns(run_cli, table, tmp_path):
     out = tmp_path / "out.csv"
     result = run_cli(table, "-o", out, "--na-values", "?", "--exclude", "id", "--method", "cvae", "--epochs", 2)
     assert result.exit_code == 0, result.output
-    assert "trained 1 conditional VAE(s) on 200 rows" in result.output
+    assert "trained 1 conditional VAE(s) (epochs: kind 2) on 200 rows" in result.output
     assert "  kind: 40 of 40" in result.output and "left missing: a 29, n 19" in result.output
     assert pd.read_csv(out)["kind"].notna().all()
 

@@ -1,9 +1,10 @@
 """Built-in imputation plugin: fill missing cells with a VAE or recover them with a CVAE.
 
-Registers the imputers ``vae`` (:class:`VAEImputer`, the MIWAE rule) and ``cvae``
-(:class:`CVAEImputer`, the ID-CVAE feature recovery), and the ``anovae impute``
-command, whose ``--method`` takes any registered imputer. Both are registered by
-:class:`~anovae.plugins.Lazy` reference and imported on first use.
+Registers the imputers ``vae`` (:class:`VAEImputer`, the MIWAE rule), ``cvae``
+(:class:`CVAEImputer`, the ID-CVAE feature recovery) and ``auto``
+(:class:`MixedImputer`: each kind of column by the rule that suits it), and the
+``anovae impute`` command, whose ``--method`` takes any registered imputer. They are
+registered by :class:`~anovae.plugins.Lazy` reference and imported on first use.
 """
 
 import importlib
@@ -11,9 +12,9 @@ import importlib
 from anovae import hookimpl
 from anovae.plugins import Lazy
 
-__all__ = ["CVAEImputer", "VAEImputer", "register_commands", "register_imputers"]
+__all__ = ["CVAEImputer", "MixedImputer", "VAEImputer", "register_commands", "register_imputers"]
 
-_LAZY = {"CVAEImputer": "._cvae_imputer", "VAEImputer": "._vae_imputer"}
+_LAZY = {"CVAEImputer": "._cvae_imputer", "MixedImputer": "._mixed_imputer", "VAEImputer": "._vae_imputer"}
 
 
 def __getattr__(name):
@@ -24,6 +25,11 @@ def __getattr__(name):
 
 @hookimpl
 def register_imputers(register):
+    register(
+        "auto",
+        Lazy(f"{__name__}._mixed_imputer:MixedImputer"),
+        "numbers by the vae rule, text columns by the cvae rule (anovae impute's default)",
+    )
     register(
         "vae",
         Lazy(f"{__name__}._vae_imputer:VAEImputer"),

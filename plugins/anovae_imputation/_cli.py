@@ -13,7 +13,7 @@ from anovae.cli import device_option
 
 #: The imputers this plugin knows how to configure from the command's options; any
 #: other registered imputer is built with the parameters it accepts (see _imputer).
-_OWN = ("vae", "cvae")
+_OWN = ("auto", "vae", "cvae")
 
 
 def _check_method(ctx, param, value):
@@ -57,13 +57,14 @@ def _check_method(ctx, param, value):
 @click.option(
     "--method",
     metavar="NAME",
-    default="vae",
+    default="auto",
     show_default=True,
     callback=_check_method,
-    help="A registered imputer (see 'anovae plugins'). vae: conditional expectation "
-    "(numbers) or most probable value (categories) under one VAE. cvae: for each text "
-    "column, the value under which a conditional VAE reconstructs the row best "
-    "(ID-CVAE). A plugin's imputer fills the numeric columns.",
+    help="A registered imputer (see 'anovae plugins'). auto: numbers as vae does, text "
+    "columns as cvae does. vae: conditional expectation (numbers) or most probable value "
+    "(categories) under one VAE. cvae: for each text column, the value under which a "
+    "conditional VAE reconstructs the row best (ID-CVAE). A plugin's imputer fills the "
+    "numeric columns.",
 )
 @click.option(
     "--epochs", type=click.IntRange(min=1), default=None, metavar="N",
@@ -202,7 +203,7 @@ def _choose_columns(frame, columns, exclude, method, path):
     check_not_empty(frame, features, path)
     check_finite(frame, features, path)
     numeric = [name for name in features if pd.api.types.is_numeric_dtype(frame[name])]
-    if method == "vae":
+    if method in ("auto", "vae"):
         return features, list(columns) or features
     if method not in _OWN:
         # A plugin's imputer is a scikit-learn transformer: numbers in, numbers out.
@@ -242,17 +243,20 @@ def _imputer(method, targets, epochs, seed, device, quiet):
     common = dict(device=device, verbose=0 if quiet else 1)
     if epochs is not None:
         common["max_epochs"] = epochs
-    if method == "vae":
-        from ._vae_imputer import VAEImputer, default_estimator
-
-        model = default_estimator(**common)
-        return VAEImputer(estimator=model, columns=targets, random_state=seed)
-    if method == "cvae":
+    if method in _OWN:
         from anovae import ConditionalVAE
 
         from ._cvae_imputer import CVAEImputer
+        from ._mixed_imputer import MixedImputer
+        from ._vae_imputer import VAEImputer, default_estimator
 
-        return CVAEImputer(estimator=ConditionalVAE(**common), columns=targets, random_state=seed)
+        vae = VAEImputer(estimator=default_estimator(**common), columns=targets, random_state=seed)
+        cvae = CVAEImputer(estimator=ConditionalVAE(**common), columns=targets, random_state=seed)
+        if method == "auto":
+            # Each part gets the seed as it is: a table without text columns is
+            # filled exactly as --method vae fills it.
+            return MixedImputer(vae=vae, cvae=cvae, columns=targets, random_state=seed)
+        return vae if method == "vae" else cvae
     from anovae.plugins import lookup
 
     factory = lookup("imputers", method)
@@ -270,11 +274,13 @@ def _keywords(factory):
 def _training_line(imputer, method, n_rows, seconds):
     if method not in _OWN:
         return f"fitted imputer {method!r} on {n_rows} rows ({seconds:.1f}s)"
-    if method == "vae":
+    vae, cvae = (imputer.vae_, imputer.cvae_) if method == "auto" else (
+        (imputer, None) if method == "vae" else (None, imputer))
+    parts = []
+    if vae is not None:
         # The command builds one model (it has no --n-estimators).
-        return f"trained a VAE on {n_rows} rows ({imputer.estimator_.n_epochs_} epoch(s), {seconds:.1f}s)"
-    epochs = ", ".join(f"{name} {model.n_epochs_}" for name, model in imputer.estimators_.items())
-    return (
-        f"trained {len(imputer.estimators_)} conditional VAE(s) on {n_rows} rows "
-        f"(epochs: {epochs}; {seconds:.1f}s)"
-    )
+        parts.append(f"a VAE ({vae.estimator_.n_epochs_} epoch(s))")
+    if cvae is not None:
+        epochs = ", ".join(f"{name} {model.n_epochs_}" for name, model in cvae.estimators_.items())
+        parts.append(f"{len(cvae.estimators_)} conditional VAE(s) (epochs: {epochs})")
+    return f"trained {' and '.join(parts)} on {n_rows} rows ({seconds:.1f}s)"

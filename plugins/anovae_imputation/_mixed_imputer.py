@@ -1,0 +1,161 @@
+"""MixedImputer: each kind of column filled by the rule that suits it (``anovae impute``'s default)."""
+
+from numbers import Integral
+
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+
+from ._cvae_imputer import CVAEImputer
+from ._tables import as_frame, complete, resolve_columns
+from ._vae_imputer import VAEImputer
+
+
+class MixedImputer(TransformerMixin, BaseEstimator):
+    """Fill numeric cells with a VAE and recover text cells with a conditional VAE.
+
+    A text (categorical) column is a label the other columns predict: for each one
+    with missing cells, a :class:`CVAEImputer` trains a conditional VAE with that
+    column as the label and keeps, for each missing cell, the value that explains
+    the rest of the row best (the ID-CVAE rule, with the values' training
+    frequencies as their prior). Numeric columns get their conditional expectation
+    from one :class:`VAEImputer` (the MIWAE rule). Both models read the table as it
+    was given, so neither depends on the other's fills.
+
+    Why two models: a single VAE fills a category from ``sum_k w_k p(x_m | z_k)``,
+    its decoder's guess from a code that never saw the column, while the
+    conditional VAE compares the whole row's evidence under each candidate value;
+    which one recovers categories better was decided on a selection set
+    (``benchmarks/imputation.py`` gives the rule and the figures).
+
+    Observed cells are never changed. A DataFrame comes back as a DataFrame, an
+    array as a float array (an array has no text column: only the VAE runs).
+
+    Parameters
+    ----------
+    vae : VAEImputer or None, default=None
+        Fills the numeric columns (cloned). None uses ``VAEImputer()``.
+    cvae : CVAEImputer or None, default=None
+        Recovers the text columns (cloned). None uses ``CVAEImputer()``.
+    columns : list of str or int, or None, default=None
+        Columns to fill, by name or position. None fills every numeric column and
+        every text column that has a missing cell in ``fit``'s table (each text
+        column needs a model of its own: name it here to have one fitted anyway).
+    max_categories : int, default=256
+        A text column with more distinct values than this (identifiers, free text),
+        or with a single one, is filled by the VAE instead: the conditional VAE
+        scores every candidate value for every missing cell, and needs two classes.
+    random_state : int, RandomState instance or None, default=None
+        Given to both imputers as it is (overriding theirs unless None), so that on
+        a table without text columns the result is ``VAEImputer``'s with that seed.
+
+    Attributes
+    ----------
+    vae_ : VAEImputer or None
+        The fitted numeric imputer; None when no numeric column is to be filled.
+    cvae_ : CVAEImputer or None
+        The fitted text imputer; None when no text column is to be filled.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``fit`` was given a DataFrame.
+
+    See Also
+    --------
+    VAEImputer : one VAE for every column.
+    CVAEImputer : the ID-CVAE recovery of text columns alone.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from anovae import VAE, ConditionalVAE
+    >>> from anovae_imputation import CVAEImputer, MixedImputer, VAEImputer
+    >>> rng = np.random.RandomState(0)
+    >>> x = rng.normal(size=400)
+    >>> df = pd.DataFrame({"x": x, "y": x + rng.normal(0, 0.1, 400),
+    ...                    "side": np.where(x > 0, "right", "left")})
+    >>> df.loc[::4, "side"] = None
+    >>> df.loc[1::4, "y"] = np.nan
+    >>> imputer = MixedImputer(vae=VAEImputer(estimator=VAE(max_epochs=30)),
+    ...                        cvae=CVAEImputer(estimator=ConditionalVAE(max_epochs=30)),
+    ...                        random_state=0)
+    >>> filled = imputer.fit_transform(df)
+    >>> int(filled.isna().sum().sum())
+    0
+    """
+
+    _parameter_constraints: dict = {
+        "vae": [None, VAEImputer],
+        "cvae": [None, CVAEImputer],
+        "columns": [None, "array-like", str, Integral],
+        "max_categories": [Interval(Integral, 2, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, *, vae=None, cvae=None, columns=None, max_categories=256, random_state=None):
+        self.vae = vae
+        self.cvae = cvae
+        self.columns = columns
+        self.max_categories = max_categories
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit the imputer each kind of target column needs.
+
+        Returns
+        -------
+        self : MixedImputer
+        """
+        frame = as_frame(self, X, reset=True)
+        self._names = list(frame.columns)
+        is_text = [not pd.api.types.is_numeric_dtype(frame[name]) for name in self._names]
+        default = [j for j, name in enumerate(self._names) if not is_text[j] or frame[name].isna().any()]
+        targets = resolve_columns(self.columns, self._names, default)
+        self._text = [
+            j for j in targets
+            if is_text[j] and len(self._names) > 1 and 2 <= frame.iloc[:, j].nunique() <= self.max_categories
+        ]
+        self._others = [j for j in targets if j not in self._text]
+        self.vae_ = self.cvae_ = None
+        if self._others:
+            self.vae_ = self._configured(self.vae if self.vae is not None else VAEImputer(), self._others).fit(X)
+        if self._text:
+            self.cvae_ = self._configured(self.cvae if self.cvae is not None else CVAEImputer(), self._text).fit(X)
+        return self
+
+    def _configured(self, imputer, positions):
+        imputer = clone(imputer).set_params(columns=[self._names[j] for j in positions])
+        if self.random_state is not None:
+            imputer.set_params(random_state=self.random_state)
+        return imputer
+
+    def transform(self, X):
+        """Fill the missing cells of the target columns.
+
+        Returns
+        -------
+        X_filled : DataFrame if X is one, else ndarray of shape (n_samples, n_features)
+        """
+        check_is_fitted(self, "vae_")
+        as_frame(self, X, reset=False, names=self._names)
+        parts = [imputer.transform(X) for imputer in (self.vae_, self.cvae_) if imputer is not None]
+        if not parts:
+            return complete(X, {})
+        filled = parts[0]
+        if len(parts) == 2:
+            # Only text columns go to the CVAE, and only a DataFrame has them.
+            for j in self._text:
+                filled.isetitem(j, parts[1].iloc[:, j])
+        return filled
+
+    def get_feature_names_out(self, input_features=None):
+        """Output names: the input's, since every column passes through."""
+        check_is_fitted(self, "vae_")
+        return _check_feature_names_in(self, input_features)
