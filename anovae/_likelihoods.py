@@ -199,6 +199,8 @@ class TabularLikelihood(nn.Module):
     def embed(self, batch):
         """Encoder input: standardized numbers, Bernoulli values, one-hot categories."""
         num = torch.nan_to_num(batch.num, nan=0.0)
+        if not self.n_bernoulli and not self.n_categories:
+            return num  # what the concatenation below would copy, one pass fewer
         unusable = torch.isnan(batch.bin) | (batch.bin < 0) | (batch.bin > 1)
         binary = torch.where(unusable, self.bernoulli_means.expand_as(batch.bin), batch.bin)
         parts = [num, binary]
