@@ -34,7 +34,7 @@ and fell back to something cruder.
 
 Run from the repository root::
 
-    python benchmarks/thresholds.py                    # 5 datasets x 3 seeds (~1-4 min)
+    python benchmarks/thresholds.py                    # 15 datasets x 3 seeds (~1 min)
     python benchmarks/thresholds.py --seeds 0 --small-n 0
     python benchmarks/thresholds.py --pythresh         # also PyThresh's strategies
 
