@@ -253,9 +253,8 @@ def _likelihood_terms(likelihood, out, batch, complete, constants):
     gradient of -log p(x | z) with respect to the decoder output, and, for a
     per-column variance, (per-cell gradients with respect to the column's
     log-variance, the observed-cell mask or None, the unclamped and the clamped
-    log-variance) -- else None. ``complete``: the
-    batch has no missing numeric cell (fewer operations); ``constants``: the
-    step's ``_Constants``."""
+    log-variance) -- else None. ``complete``: the batch has no missing numeric
+    cell (fewer operations); ``constants``: the step's ``_Constants``."""
     mean, log_var, logits_b, logits_c = likelihood.split(out, expand=False)
     g, b = likelihood.n_gaussian, likelihood.n_bernoulli
     recon, grads, column_grad = 0.0, [], None

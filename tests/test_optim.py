@@ -80,6 +80,24 @@ def test_adam_matches_torch_optim_with_and_without_the_fused_kernel(fused, weigh
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
 
 
+def test_parameters_of_two_dtypes_are_stepped_like_torch_optim():
+    # No shared buffer, and the fused kernel is only given tensors of the kind it was
+    # checked on: the float64 parameter goes through the plain operations.
+    def params():
+        return [torch.nn.Parameter(torch.linspace(-1, 1, 6)), torch.nn.Parameter(torch.linspace(0, 2, 4).double())]
+
+    a, b = params(), params()
+    mine, reference = Adam(a, lr=0.05), torch.optim.Adam(b, lr=0.05)
+    assert mine.flat is None
+    for _ in range(5):
+        for ps, optimizer in ((a, mine), (b, reference)):
+            optimizer.zero_grad(set_to_none=True)
+            ((ps[0] ** 2).sum() + (ps[1] ** 3).sum()).backward()
+            optimizer.step()
+    for p, q in zip(a, b):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
 def test_a_fused_kernel_that_computes_something_else_is_not_used(monkeypatch):
     def wrong(params, *args, **kwargs):
         for p in params:
