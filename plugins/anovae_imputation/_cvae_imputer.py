@@ -10,10 +10,10 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from anovae import ConditionalVAE
 
-from ._tables import as_frame, complete, resolve_columns
+from ._tables import AllowsMissing, as_frame, complete, resolve_columns
 
 
-class CVAEImputer(TransformerMixin, BaseEstimator):
+class CVAEImputer(AllowsMissing, TransformerMixin, BaseEstimator):
     """Recover missing categorical cells the ID-CVAE way: the label that explains the row best.
 
     For each target column, ``fit`` trains an :class:`anovae.ConditionalVAE` with
@@ -86,11 +86,6 @@ class CVAEImputer(TransformerMixin, BaseEstimator):
         self.estimator = estimator
         self.columns = columns
         self.random_state = random_state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):

@@ -8,11 +8,11 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._cvae_imputer import CVAEImputer
-from ._tables import as_frame, complete, resolve_columns
+from ._tables import AllowsMissing, as_frame, complete, resolve_columns
 from ._vae_imputer import VAEImputer
 
 
-class MixedImputer(TransformerMixin, BaseEstimator):
+class MixedImputer(AllowsMissing, TransformerMixin, BaseEstimator):
     """Fill numeric cells with a VAE and recover text cells with a conditional VAE.
 
     A text (categorical) column is a label the other columns predict: for each one
@@ -99,11 +99,6 @@ class MixedImputer(TransformerMixin, BaseEstimator):
         self.columns = columns
         self.max_categories = max_categories
         self.random_state = random_state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):

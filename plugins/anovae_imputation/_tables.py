@@ -11,6 +11,16 @@ import pandas as pd
 from sklearn.utils.validation import _check_feature_names, _check_n_features, validate_data
 
 
+class AllowsMissing:
+    """Mixin for the imputers: missing cells are their input, so scikit-learn's
+    checks must not refuse NaN."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
 def is_frame(X):
     return hasattr(X, "columns") and hasattr(X, "iloc")
 

@@ -22,7 +22,7 @@ from anovae.modeling import (
 )
 
 from ._miwae import conditional_means, importance_weights, most_probable, resampled_draws
-from ._tables import as_frame, complete, resolve_columns
+from ._tables import AllowsMissing, as_frame, complete, resolve_columns
 
 
 def default_estimator(**params):
@@ -59,7 +59,7 @@ def default_estimator(**params):
     })
 
 
-class VAEImputer(TransformerMixin, BaseEstimator):
+class VAEImputer(AllowsMissing, TransformerMixin, BaseEstimator):
     """Fill missing cells with a variational autoencoder (the MIWAE rule).
 
     ``fit`` trains an :class:`anovae.VAE` on the incomplete table: missing cells
@@ -174,11 +174,6 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         self.n_estimators = n_estimators
         self.sample_posterior = sample_posterior
         self.random_state = random_state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
