@@ -139,3 +139,19 @@ def test_parameters_replaced_after_the_optimizer_was_built_still_train():
     before = model[0].weight.detach().clone()
     _train(model, optimizer, X, steps=2)
     assert not torch.equal(model[0].weight, before)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "unfused"])
+def test_adam_matches_torch_optim_on_a_gpu(fused, monkeypatch):
+    if not fused:
+        _unfused(monkeypatch)
+    X = torch.randn(32, 6, generator=torch.Generator().manual_seed(1)).cuda()
+    a, b = _net().cuda(), _net().cuda()
+    mine = Adam(a.parameters(), lr=1e-2)
+    assert (mine._fused_step is not None) == (fused and hasattr(torch, "_fused_adam_"))
+    _train(a, mine, X)
+    _train(b, torch.optim.Adam(b.parameters(), lr=1e-2), X)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
