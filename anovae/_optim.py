@@ -196,7 +196,7 @@ def _fused_adam(like):
     try:
         for t in (1, 2):
             step([param], [grad], [first], [second], t, _Probe)
-    except (RuntimeError, TypeError, NotImplementedError):
+    except Exception:  # noqa: BLE001 - a private kernel: any failure means "not here"
         return None
     # The same two steps by the unfused operations of Adam.step.
     expected, m, v = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64), 0.0, 0.0
