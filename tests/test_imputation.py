@@ -17,6 +17,7 @@ import anovae_imputation
 from anovae import VAE, ConditionalVAE
 from anovae._plugins import get_plugin_manager, lookup, registrations
 from anovae_imputation import CVAEImputer, MixedImputer, VAEImputer
+from anovae_imputation._cvae_imputer import default_estimator as default_cvae_estimator
 from anovae_imputation._vae_imputer import default_estimator
 from conftest import requires_data
 
@@ -660,7 +661,12 @@ def test_impute_without_epochs_fits_the_imputers_default_model():
     assert {k: v for k, v in auto.vae.estimator.get_params().items() if k not in ("device", "verbose")} == {
         k: v for k, v in default.items() if k not in ("device", "verbose")
     }
-    assert type(auto.cvae.estimator) is ConditionalVAE
+    cvae_default = default_cvae_estimator().get_params()
+    assert {k: v for k, v in auto.cvae.estimator.get_params().items() if k not in ("device", "verbose")} == {
+        k: v for k, v in cvae_default.items() if k not in ("device", "verbose")
+    }
+    assert cvae_default["hidden_layer_sizes"] == (256, 256) and cvae_default["max_steps"] == 3000
+    assert _imputer("cvae", ["a"], 7, 0, "cpu", True).estimator.max_epochs == 7
 
 
 def test_impute_fills_every_missing_cell_and_reports_per_column(run_cli, table, tmp_path):

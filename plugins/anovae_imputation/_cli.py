@@ -244,14 +244,13 @@ def _imputer(method, targets, epochs, seed, device, quiet):
     if epochs is not None:
         common["max_epochs"] = epochs
     if method in _OWN:
-        from anovae import ConditionalVAE
-
         from ._cvae_imputer import CVAEImputer
+        from ._cvae_imputer import default_estimator as default_cvae
         from ._mixed_imputer import MixedImputer
         from ._vae_imputer import VAEImputer, default_estimator
 
         vae = VAEImputer(estimator=default_estimator(**common), columns=targets, random_state=seed)
-        cvae = CVAEImputer(estimator=ConditionalVAE(**common), columns=targets, random_state=seed)
+        cvae = CVAEImputer(estimator=default_cvae(**common), columns=targets, random_state=seed)
         if method == "auto":
             # Each part gets the seed as it is: a table without text columns is
             # filled exactly as --method vae fills it.
