@@ -273,8 +273,12 @@ def _keywords(factory):
 def _training_line(imputer, method, n_rows, seconds):
     if method not in _OWN:
         return f"fitted imputer {method!r} on {n_rows} rows ({seconds:.1f}s)"
-    vae, cvae = (imputer.vae_, imputer.cvae_) if method == "auto" else (
-        (imputer, None) if method == "vae" else (None, imputer))
+    if method == "auto":
+        vae, cvae = imputer.vae_, imputer.cvae_
+    elif method == "vae":
+        vae, cvae = imputer, None
+    else:
+        vae, cvae = None, imputer
     parts = []
     if vae is not None:
         # The command builds one model (it has no --n-estimators).
