@@ -243,3 +243,20 @@ def test_scoring_a_large_table_in_blocks_changes_no_score(monkeypatch):
     chunk = vae._chunk_rows(vae.n_mc_samples)
     assert len(_scoring.row_blocks(len(rows), rows.shape[1], chunk)) > 2
     np.testing.assert_array_equal(vae.score_samples(rows), whole)
+
+
+def test_the_short_log_softmax_agrees_with_torchs_at_every_width():
+    import torch
+
+    from anovae._likelihoods import _log_softmax
+
+    g = torch.Generator().manual_seed(0)
+    for width in (1, 2, 5, 15, 16, 17, 40):
+        x = 5 * torch.randn(3, 50, 2, width, generator=g)
+        if width > 1:
+            x[..., -1] = float("-inf")  # the padding of a column with fewer categories
+        expected = torch.log_softmax(x, dim=-1)
+        got = _log_softmax(x)
+        assert torch.equal(torch.isneginf(got), torch.isneginf(expected))
+        finite = torch.isfinite(expected)
+        torch.testing.assert_close(got[finite], expected[finite], rtol=0, atol=2e-6)
