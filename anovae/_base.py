@@ -333,6 +333,7 @@ class BaseVAE(BaseEstimator):
             trim_fraction=self.trim_fraction,
             # Only VAE has it; ConditionalVAE and plugin subclasses train on whole rows.
             input_masking=getattr(self, "input_masking", 0.0),
+            ema_horizon=getattr(self, "ema_horizon", 0.0),
             eval_interval=EVAL_INTERVAL,
             **hooks,
         )

@@ -5,6 +5,7 @@ epoch costs one permutation and a few gathers. Running sums stay on the device t
 the host only syncs once per epoch, to log and to check for divergence.
 """
 
+import contextlib
 import copy
 import sys
 import time
@@ -14,6 +15,7 @@ import torch
 from ._manual_step import manual_step
 from ._objectives import mask_inputs, negative_elbo
 from ._optim import OPTIMIZERS
+from ._weight_average import WeightAverage, horizon_decay
 from .errors import TrainingError
 
 PRECISIONS = {"float32": None, "bf16": torch.bfloat16}
@@ -100,6 +102,7 @@ def train(
     precision="float32",
     trim_fraction=0.0,
     input_masking=0.0,
+    ema_horizon=0.0,
     eval_interval=None,
     batches=None,
     loss_fn=None,
@@ -112,7 +115,9 @@ def train(
     ``eval_interval`` steps (default: one epoch) a record is added to the history and,
     when ``validation_loss()`` is given, the validation loss is checked: after
     ``n_iter_no_change`` checks without a relative improvement of ``tol`` training
-    stops and the best weights seen are restored.
+    stops and the best weights seen are restored. With ``ema_horizon`` > 0 the weights
+    checked, kept and returned are an exponential moving average of the iterates
+    whose horizon is that share of the step budget (``_weight_average.py``).
 
     Training on data that is not one in-memory table (``_streaming.py``, ``_ddp.py``)
     goes through three hooks: ``batches``, an iterator of ``(batch, condition,
@@ -148,6 +153,9 @@ def train(
         and all(a is b for a, b in zip(opt.params, step_fn.params))
     )
     loss_fn = loss_fn or make_loss(module, beta, compile_step, trim_fraction)
+    average = None
+    if ema_horizon:
+        average = WeightAverage([opt.flat] if opt.flat is not None else opt.params, horizon_decay(ema_horizon, max_steps))
     device = generator.device
     latent_dim = module.latent_dim
     history = []
@@ -184,6 +192,8 @@ def train(
             loss.backward()
             flat_grad = None
         opt.step(flat_grad)
+        if average is not None:
+            average.update()
         # Detached, or a list of autograd losses would keep every step's graph alive.
         pending.append((loss.detach(), recon.detach(), kl.detach(), len(batch)))
         seen += len(batch)
@@ -204,7 +214,11 @@ def train(
         val = None
         if validation_loss is not None:
             module.eval()
-            val = validation_loss()
+            with average.applied() if average is not None else contextlib.nullcontext():
+                val = validation_loss()
+                improved = best_state is None or val < best_loss - tol * max(1.0, abs(best_loss))
+                if improved:
+                    best_state = copy.deepcopy(module.state_dict())
             module.train()
         record = {
             "step": step,
@@ -220,9 +234,8 @@ def train(
         seen, started = 0, time.perf_counter()
         if val is None:
             continue
-        if best_state is None or val < best_loss - tol * max(1.0, abs(best_loss)):
+        if improved:
             best_loss, stale = val, 0
-            best_state = copy.deepcopy(module.state_dict())
         else:
             stale += 1
             if stale >= n_iter_no_change:
@@ -231,6 +244,8 @@ def train(
     progress.close(stopped_early)
     if best_state is not None:
         module.load_state_dict(best_state)
+    elif average is not None:
+        average.apply()
     # The parameters leave the optimizer's flat buffer for storage of their own, as
     # a model loaded from a file has: BLAS rounds a product differently with the
     # operands' memory alignment, and a fitted and a reloaded model must score alike
