@@ -3,8 +3,9 @@
 Minibatch training ends wherever the last steps' noise left the weights; an average
 of the recent iterates (Polyak & Juditsky 1992; as an exponential moving average,
 the "EMA" of many generative models) sits nearer the middle of where they wandered.
-For a detector that matters: scores of the final iterate rank rows partly by that
-noise. Early stopping judges and keeps the averaged weights.
+Early stopping judges and keeps the averaged weights. For ``VAE`` it is an option
+(``ema_horizon``), off by default: measured as a detector default it did not pass
+(``benchmarks/odds.py``).
 
 The average is bias-corrected: it starts at zero and is divided by ``1 - decay**t``
 after ``t`` steps, so it is a normalized, exponentially weighted mean of every
@@ -42,10 +43,10 @@ class WeightAverage:
         self._sums = [torch.zeros_like(t) for t in self.tensors]
 
     def update(self):
+        # Every step: the tensors are detached, so no autograd context is needed.
         self.steps += 1
-        with torch.no_grad():
-            for total, live in zip(self._sums, self.tensors):
-                total.lerp_(live, 1.0 - self.decay)
+        for total, live in zip(self._sums, self.tensors):
+            total.lerp_(live, 1.0 - self.decay)
 
     def _write_average(self):
         correction = 1.0 - self.decay**self.steps
