@@ -328,6 +328,11 @@ def _check_meta(path, meta, arrays):
                 mean = column.get("mean")
                 if not _finite_number(mean):
                     raise bad(f"column {name!r} has the mean {mean!r}, not a finite number")
+                if kind == "bernoulli" and ("low" in column or "high" in column):
+                    low, high = column.get("low"), column.get("high")
+                    if not (_finite_number(low) and _finite_number(high) and low < high):
+                        raise bad(f"column {name!r} has the two values {low!r} and {high!r}; "
+                                  "they must be finite numbers, the first below the second")
                 if kind == "gaussian":
                     scale = column.get("scale")
                     if not (_finite_number(scale) and scale > 0):

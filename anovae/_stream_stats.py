@@ -27,7 +27,15 @@ import numpy as np
 import pandas as pd
 
 from . import _power
-from ._tabular import GAUSSIAN, TabularCodec, _python_scalar, categorical_spec, numeric_kind
+from ._tabular import (
+    GAUSSIAN,
+    TabularCodec,
+    _python_scalar,
+    bernoulli_spec,
+    categorical_spec,
+    numeric_kind,
+    two_values,
+)
 from .errors import DataError
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -49,7 +57,7 @@ class NumericStats:
     def __init__(self):
         self.count, self.mean, self.m2 = 0, 0.0, 0.0
         self.min, self.max = np.inf, -np.inf
-        self.zeros = self.ones = 0
+        self.at_min = self.at_max = 0  # cells equal to min and to max
 
     def add(self, values):
         """``values``: the observed (non-NaN, finite) cells of one piece."""
@@ -59,7 +67,7 @@ class NumericStats:
         piece.count, piece.mean = values.size, float(values.mean())
         piece.m2 = float(np.sum((values - piece.mean) ** 2))
         piece.min, piece.max = float(values.min()), float(values.max())
-        piece.zeros, piece.ones = int(np.sum(values == 0.0)), int(np.sum(values == 1.0))
+        piece.at_min, piece.at_max = int(np.sum(values == piece.min)), int(np.sum(values == piece.max))
         self.merge(piece)
 
     def merge(self, other):
@@ -70,9 +78,11 @@ class NumericStats:
         self.m2 += other.m2 + delta * delta * self.count * other.count / n
         self.mean += delta * other.count / n
         self.count = n
-        self.min, self.max = min(self.min, other.min), max(self.max, other.max)
-        self.zeros += other.zeros
-        self.ones += other.ones
+        low, high = min(self.min, other.min), max(self.max, other.max)
+        # Cells equal to the minimum and to the maximum, for two_values.
+        self.at_min = (self.at_min if self.min == low else 0) + (other.at_min if other.min == low else 0)
+        self.at_max = (self.at_max if self.max == high else 0) + (other.at_max if other.max == high else 0)
+        self.min, self.max = low, high
 
     @property
     def std(self):
@@ -204,12 +214,11 @@ def _numeric_spec(name, stats, sample, likelihood, numeric_transform):
     if not stats.count:
         raise DataError(f"column {name!r} has no observed value: every cell is empty")
     in_unit = stats.min >= 0 and stats.max <= 1
-    binary = stats.zeros + stats.ones == stats.count and stats.zeros > 0 and stats.ones > 0
-    kind = numeric_kind(name, likelihood, in_unit, binary)
+    pair = two_values(stats.min, stats.max, stats.at_min, stats.at_max, stats.count)
+    kind = numeric_kind(name, likelihood, in_unit, pair is not None)
     spec = {"name": name, "kind": kind, "count": int(stats.count)}
     if kind != GAUSSIAN:
-        spec["mean"] = float(stats.mean)
-        return spec
+        return bernoulli_spec(spec, float(stats.mean), pair if likelihood == "auto" else None)
     mean, scale, log_derivative = stats.mean, stats.std, 0.0
     if numeric_transform == "yeo-johnson":
         origin = float(stats.min)

@@ -1,7 +1,8 @@
 """Turning a table into model inputs and likelihood targets, and back.
 
 Each column gets one of three likelihoods: ``gaussian`` (numeric values, modelled
-standardized), ``bernoulli`` (values in [0, 1]) or ``categorical`` (anything else,
+standardized), ``bernoulli`` (values in [0, 1], or a column of exactly two values
+mapped onto 0 and 1: see :func:`two_values`) or ``categorical`` (anything else,
 one-hot at the encoder input). Missing cells are kept as a mask so that the
 likelihood counts observed cells only (the basis of imputation); at the encoder
 input they are replaced by the column's training mean (zero after standardization),
@@ -11,8 +12,8 @@ A categorical column gets one slot more than the categories seen in training, fo
 any category first met at scoring time. It enters the encoder as the column's mean
 one-hot vector and costs the fixed rule-of-succession probability 1/(n + 1) (see
 ``novelty_log_probs``), so an unseen category makes a row look unusual instead of
-silently dropping out of the likelihood; a Bernoulli value outside [0, 1] is
-treated alike.
+silently dropping out of the likelihood; a Bernoulli value outside [0, 1], or a
+third value in a two-valued column, is treated alike.
 """
 
 from dataclasses import dataclass
@@ -131,11 +132,34 @@ def categorical_spec(name, counts):
     }
 
 
+#: How close (as a share of the gap between a two-valued column's values) a value
+#: must be to one of them to count as it: a value written to float32 and read
+#: back is not the float64 it was fitted on.
+TWO_VALUE_TOLERANCE = 1e-6
+
+
+def two_values(low, high, n_low, n_high, count):
+    """``(low, high)`` when a numeric column holds exactly these two values, else None.
+
+    ``n_low`` and ``n_high`` count the cells equal to the column's minimum and
+    maximum among its ``count`` observed ones. Under ``likelihood="auto"`` such a
+    column gets a Bernoulli likelihood on ``(x - low) / (high - low)``: a 0/1 column
+    standardized by the user (every binary attribute of a table passed through a
+    StandardScaler), a flag coded 1/2. A Gaussian on two values is a spiky density
+    whose learned variance says little. Shared by the in-memory codec and the
+    streamed statistics.
+    """
+    if high > low and n_low + n_high == count and n_low > 0 and n_high > 0:
+        return float(low), float(high)
+    return None
+
+
 def numeric_kind(name, likelihood, in_unit, binary):
     """The likelihood of a numeric column: BERNOULLI or GAUSSIAN.
 
-    ``in_unit``: every observed value is in [0, 1]; ``binary``: they are 0s and 1s and
-    both appear. Shared by the in-memory codec and the streamed statistics.
+    ``in_unit``: every observed value is in [0, 1]; ``binary``: they are two values
+    and both appear (0 and 1, or any two: :func:`two_values`). Shared by the
+    in-memory codec and the streamed statistics.
     """
     if likelihood == BERNOULLI:
         if not in_unit:
@@ -147,6 +171,30 @@ def numeric_kind(name, likelihood, in_unit, binary):
     if likelihood == "auto" and binary:
         return BERNOULLI
     return GAUSSIAN
+
+
+def bernoulli_spec(spec, mean, pair):
+    """Finish a Bernoulli column's entry: its mean, and ``low``/``high`` when its two
+    values ``pair`` are not 0 and 1 (they then map onto 0 and 1)."""
+    if pair is not None and pair != (0.0, 1.0):
+        low, high = pair
+        spec["low"], spec["high"] = low, high
+        mean = (mean - low) / (high - low)
+    spec["mean"] = float(mean)
+    return spec
+
+
+def unit_values(values, spec):
+    """A Bernoulli column's values as the likelihood takes them: as they are, or,
+    for a two-valued column, 0 for its low value, 1 for its high one and -1 (never
+    seen: the novelty probability) for any other."""
+    if "low" not in spec:
+        return values
+    low, high = spec["low"], spec["high"]
+    t = (values - low) / (high - low)
+    unit = np.where(np.abs(t) <= TWO_VALUE_TOLERANCE, 0.0, -1.0)
+    unit = np.where(np.abs(t - 1.0) <= TWO_VALUE_TOLERANCE, 1.0, unit)
+    return np.where(np.isnan(values), np.nan, unit)
 
 
 class TabularCodec:
@@ -209,12 +257,16 @@ class TabularCodec:
         in_unit = low >= 0 and high <= 1
         # Both values must appear: a constant 0 column is no evidence of a 0/1
         # feature, and a Bernoulli fit would then reject other values at scoring.
-        binary = in_unit and np.isin(observed, (0.0, 1.0)).all() and np.unique(observed).size == 2
+        pair = None
+        head = observed[:1024]  # rules out almost every column without a full pass
+        if ((head == low) | (head == high)).all():
+            n_low, n_high = int(np.count_nonzero(observed == low)), int(np.count_nonzero(observed == high))
+            pair = two_values(low, high, n_low, n_high, observed.size)
+        binary = pair is not None
         kind = numeric_kind(name, likelihood, in_unit, binary)
         spec = {"name": name, "kind": kind, "count": int(observed.size)}
         if kind != GAUSSIAN:
-            spec["mean"] = float(observed.mean())
-            return spec
+            return bernoulli_spec(spec, float(observed.mean()), pair if likelihood == "auto" else None)
         log_derivative = 0.0
         if numeric_transform == "yeo-johnson" and not _power.surely_light_tailed(observed, low, high):
             origin, size = _power.reference(observed)
@@ -290,7 +342,7 @@ class TabularCodec:
         for j, spec in enumerate(bern):
             # A value outside [0, 1] is kept: the likelihood gives it the fixed
             # probability of a never-seen value (see novelty_log_probs).
-            binm[:, j] = self._numeric(frame, spec)
+            binm[:, j] = unit_values(self._numeric(frame, spec), spec)
         cat = np.empty((n, len(cats)), dtype=np.int64)
         for j, spec in enumerate(cats):
             cat[:, j] = _category_codes(frame[spec["name"]], spec["categories"])
@@ -398,7 +450,11 @@ class TabularCodec:
                 out[spec["name"]] = values
                 gi += 1
             elif spec["kind"] == BERNOULLI:
-                out[spec["name"]] = bin_prob[:, bi]
+                values = bin_prob[:, bi]
+                if "low" in spec:
+                    # Between its two values: a mean of float32 probabilities can pass 1.
+                    values = spec["low"] + np.clip(values, 0.0, 1.0) * (spec["high"] - spec["low"])
+                out[spec["name"]] = values
                 bi += 1
             else:
                 probs = cat_probs[ci][:, :-1]

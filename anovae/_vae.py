@@ -46,8 +46,15 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
     activation : {"relu", "tanh", "elu", "leaky_relu"}, default="relu"
         Hidden-layer non-linearity (the AEVB paper used tanh).
     likelihood : {"auto", "gaussian", "bernoulli"}, default="auto"
-        Likelihood of numeric columns. ``"auto"``: Bernoulli for columns whose values
-        are all 0 or 1, Gaussian otherwise. ``"bernoulli"`` requires values in [0, 1].
+        Likelihood of numeric columns. ``"auto"``: Bernoulli for a column of exactly
+        two values (0 and 1, or any two: its lower value counts as 0, its higher as
+        1, and any other value at scoring as a value never seen), Gaussian otherwise.
+        A 0/1 flag a scaler has turned into two other numbers is still a flag: on
+        the ten ODDS sets defaults are chosen on, modelling such columns as
+        Bernoulli rather than Gaussian raised mean AUROC from 0.8325 to 0.8363
+        (hepatitis 0.817 to 0.852; ``benchmarks/odds.py``). ``"bernoulli"``
+        requires values in [0, 1]; ``"gaussian"`` models every numeric column as a
+        number.
     numeric_transform : {"yeo-johnson", "standardize"}, default="yeo-johnson"
         How a Gaussian column enters the model. ``"standardize"``: minus its mean,
         over its standard deviation. ``"yeo-johnson"``: a column with a tail spanning

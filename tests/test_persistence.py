@@ -184,6 +184,19 @@ def test_the_same_model_saved_twice_is_the_same_file(tmp_path, frame, monkeypatc
     assert open(first, "rb").read() == open(second, "rb").read()
 
 
+def test_a_two_valued_column_survives_saving_and_its_values_are_checked_on_loading(tmp_path):
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"coded": rng.choice([1.0, 2.0], 300), "x": rng.normal(size=300)})
+    vae = VAE(max_steps=20, random_state=0).fit(frame)
+    assert vae._codec.columns[0]["kind"] == "bernoulli" and vae._codec.columns[0]["low"] == 1.0
+    good, bad = tmp_path / "good.anovae", tmp_path / "bad.anovae"
+    anovae.save(vae, good)
+    np.testing.assert_array_equal(anovae.load(good).score_samples(frame), vae.score_samples(frame))
+    rewrite(good, bad, meta=lambda meta: meta["codec"][0].update(low=3.0))
+    with pytest.raises(ModelFileError, match="bad.anovae.*column 'coded' has the two values 3.0 and 2.0"):
+        anovae.load(bad)
+
+
 def test_a_corrupt_power_transform_is_a_model_file_error(tmp_path):
     rng = np.random.RandomState(0)
     frame = pd.DataFrame({"bytes": rng.lognormal(0, 2, 300), "x": rng.normal(size=300)})

@@ -160,6 +160,26 @@ def test_a_bernoulli_value_outside_its_range_scores_as_highly_anomalous():
     assert np.mean(flagged) >= 0.95
 
 
+def test_a_two_valued_column_is_a_bernoulli_column_on_its_own_two_values():
+    # A 0/1 flag as a user's StandardScaler leaves it: two values, neither 0 nor 1.
+    frame = frame_with_category()
+    frame["flag"] = (frame["flag"] - frame["flag"].mean()) / frame["flag"].std()
+    low, high = frame["flag"].min(), frame["flag"].max()
+    vae = VAE(**{**QUICK, "max_steps": 300}).fit(frame)
+    assert vae.feature_kinds_["flag"] == "bernoulli"
+    normal = vae.score_samples(frame)
+    # Its values read back through float32 (a Parquet file written so) are still them.
+    rounded = frame.assign(flag=frame["flag"].astype(np.float32))
+    np.testing.assert_allclose(vae.score_samples(rounded), normal, rtol=1e-5, atol=1e-5)
+    # Any other value, between the two or beyond them, is a value never seen.
+    odd = frame.iloc[:20].copy()
+    odd["flag"] = np.resize([(low + high) / 2, low - 1.0, high + 5.0], 20)
+    np.testing.assert_allclose(vae.feature_scores(odd)["flag"], np.log(len(frame) + 1), rtol=1e-6)
+    assert (vae.score_samples(odd) < np.percentile(normal, 1)).all()
+    # Asked for, the Gaussian still models it as a number.
+    assert VAE(**{**QUICK, "max_steps": 20}, likelihood="gaussian").fit(frame).feature_kinds_["flag"] == "gaussian"
+
+
 def test_fpr_threshold_keeps_its_rate_on_new_normal_data():
     X, _ = related(3000, seed=4)
     target = 0.05

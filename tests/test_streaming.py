@@ -75,10 +75,13 @@ def test_streamed_codec_is_the_in_memory_codec_when_the_sample_holds_every_row()
             "flag": rng.randint(0, 2, n),  # Bernoulli
             "level": rng.normal(size=n),
             "kind": rng.choice(["a", "b", "c"], n),
+            "coded": rng.choice([-2.5, 4.0], n),  # two values: Bernoulli on them
+            # Two values too, the rarer one absent from most pieces of 700 rows.
+            "rare": np.where(np.isin(np.arange(n), [5, 2950]), 7.0, 0.0),
         }
     )
     frame.loc[rng.choice(n, 100, replace=False), "level"] = np.nan
-    stats = StreamStats(frame.columns, {"bytes", "flag", "level"}, sample_rows=n, seed=3)
+    stats = StreamStats(frame.columns, {"bytes", "flag", "level", "coded", "rare"}, sample_rows=n, seed=3)
     for start in range(0, n, 700):
         piece = frame.iloc[start : start + 700].reset_index(drop=True)
         stats.add(piece, np.arange(start, start + len(piece)), lambda position: ("frame", str(position)))
@@ -86,6 +89,8 @@ def test_streamed_codec_is_the_in_memory_codec_when_the_sample_holds_every_row()
     streamed = stats.codec(sample).columns
     expected = TabularCodec.fit(frame, numeric_transform="yeo-johnson").columns
     assert "power" in expected[0]  # the case the sample matters for is exercised
+    assert [(c["kind"], c.get("low"), c.get("high")) for c in expected[4:]] == [
+        ("bernoulli", -2.5, 4.0), ("bernoulli", 0.0, 7.0)]
     assert [c["kind"] for c in streamed] == [c["kind"] for c in expected]
     for got, want in zip(streamed, expected):
         assert got.keys() == want.keys()
