@@ -156,6 +156,22 @@ def test_binary_columns_are_filled_with_zero_or_one(numeric):
     assert (filled[mask[:, 5], 5] == X[mask[:, 5], 5]).mean() > 0.75
 
 
+def test_two_valued_columns_are_filled_with_expectations_between_their_values():
+    # The 0/1 column of ``numeric`` coded 1/2, as a survey or a log might code it: a
+    # Bernoulli column in the model, filled like any other number (only 0/1 columns
+    # keep 0 or 1).
+    X, side = correlated()
+    X = np.column_stack([X, np.where(side == "east", 2.0, 1.0)])
+    X_missing, mask = hide(X, 0.2)
+    imputer = VAEImputer(estimator=fast_vae(), random_state=0).fit(X_missing)
+    assert imputer.estimator_.feature_kinds_["x5"] == "bernoulli"
+    filled = imputer.transform(X_missing)[mask[:, 5], 5]
+    truth = X[mask[:, 5], 5]
+    assert ((filled >= 1.0) & (filled <= 2.0)).all() and np.unique(filled).size > 2
+    column_mean = np.nanmean(X_missing[:, 5])
+    assert np.sqrt(np.mean((filled - truth) ** 2)) < 0.8 * np.sqrt(np.mean((column_mean - truth) ** 2))
+
+
 def test_nullable_integer_and_boolean_columns_keep_their_dtype():
     X, _ = correlated(300)
     frame = pd.DataFrame(
