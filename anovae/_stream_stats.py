@@ -218,7 +218,7 @@ def _numeric_spec(name, stats, sample, likelihood, numeric_transform):
     kind = numeric_kind(name, likelihood, in_unit, pair is not None)
     spec = {"name": name, "kind": kind, "count": int(stats.count)}
     if kind != GAUSSIAN:
-        return bernoulli_spec(spec, float(stats.mean), pair if likelihood == "auto" else None)
+        return bernoulli_spec(spec, float(stats.mean), pair, likelihood)
     mean, scale, log_derivative = stats.mean, stats.std, 0.0
     if numeric_transform == "yeo-johnson":
         origin = float(stats.min)

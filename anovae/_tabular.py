@@ -173,10 +173,12 @@ def numeric_kind(name, likelihood, in_unit, binary):
     return GAUSSIAN
 
 
-def bernoulli_spec(spec, mean, pair):
+def bernoulli_spec(spec, mean, pair, likelihood):
     """Finish a Bernoulli column's entry: its mean, and ``low``/``high`` when its two
-    values ``pair`` are not 0 and 1 (they then map onto 0 and 1)."""
-    if pair is not None and pair != (0.0, 1.0):
+    values ``pair`` are not 0 and 1 (they then map onto 0 and 1). Only under
+    ``likelihood="auto"``: a column the user declared Bernoulli keeps its values in
+    [0, 1] as they are."""
+    if likelihood == "auto" and pair is not None and pair != (0.0, 1.0):
         low, high = pair
         spec["low"], spec["high"] = low, high
         mean = (mean - low) / (high - low)
@@ -266,7 +268,7 @@ class TabularCodec:
         kind = numeric_kind(name, likelihood, in_unit, binary)
         spec = {"name": name, "kind": kind, "count": int(observed.size)}
         if kind != GAUSSIAN:
-            return bernoulli_spec(spec, float(observed.mean()), pair if likelihood == "auto" else None)
+            return bernoulli_spec(spec, float(observed.mean()), pair, likelihood)
         log_derivative = 0.0
         if numeric_transform == "yeo-johnson" and not _power.surely_light_tailed(observed, low, high):
             origin, size = _power.reference(observed)

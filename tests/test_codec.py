@@ -143,3 +143,13 @@ def test_scores_from_row_sums_equal_scores_from_cells():
     from_cells = vae._log_likelihood_bound(vae._codec.encode(frame))
     np.testing.assert_array_equal(vae.score_samples(frame), from_cells)
     assert np.isfinite(vae.feature_scores(frame).to_numpy()).all()
+
+
+def test_two_values_map_onto_zero_and_one_only_under_auto():
+    frame = pd.DataFrame({"p": np.resize([0.2, 0.7], 40)})
+    auto = TabularCodec.fit(frame).columns[0]
+    declared = TabularCodec.fit(frame, likelihood="bernoulli").columns[0]
+    assert (auto["kind"], auto["low"], auto["high"]) == ("bernoulli", 0.2, 0.7)
+    # Declared Bernoulli: the values are probabilities already and stay as they are.
+    assert declared["kind"] == "bernoulli" and "low" not in declared
+    np.testing.assert_allclose(TabularCodec([declared]).encode(frame).bin[:2, 0], [0.2, 0.7], rtol=1e-6)
