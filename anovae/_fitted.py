@@ -34,8 +34,10 @@ def column_codec(model):
     values back to a DataFrame in the original units; ``cat_probs`` one (n, k + 1)
     array per categorical column, whose last slot, unseen values, is never chosen),
     ``names(kind=None)`` (column names, all or of one kind: ``GAUSSIAN``,
-    ``BERNOULLI``), ``n_categories`` (k + 1 per categorical column) and
-    ``column_order()`` (each table column's position in the codec's order).
+    ``BERNOULLI``, ``CATEGORICAL``), ``n_categories`` (k + 1 per categorical
+    column), ``categories(name)`` (a categorical column's k seen values, in slot
+    order) and ``column_order()`` (each table column's position in the codec's
+    order).
     """
     check_is_fitted(model)
     return model._codec

@@ -297,6 +297,13 @@ class TabularCodec:
     def _of(self, kind):
         return [c for c in self.columns if c["kind"] == kind]
 
+    def categories(self, name):
+        """The seen categories of the categorical column ``name``, in slot order."""
+        for c in self._of(CATEGORICAL):
+            if c["name"] == name:
+                return list(c["categories"])
+        raise KeyError(f"{name!r} is not a categorical column of this codec")
+
     @property
     def n_categories(self):
         """Slots per categorical column: the seen categories plus one for unseen."""

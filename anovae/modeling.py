@@ -25,11 +25,12 @@ from ._objectives import elbo_terms, iwae_bound, log_likelihood_bound
 from ._persistence import load_module_arrays, loading_device, module_arrays
 from ._scoring import fixed_draws, rows_per_chunk
 from ._state import param_to_json
-from ._tabular import BERNOULLI, GAUSSIAN
+from ._tabular import BERNOULLI, CATEGORICAL, GAUSSIAN
 from ._training import OPTIMIZERS, train
 
 __all__ = [
     "BERNOULLI",
+    "CATEGORICAL",
     "GAUSSIAN",
     "MAX_LOG_VAR",
     "MIN_LOG_VAR",
