@@ -418,6 +418,19 @@ def test_cvae_fills_only_its_targets_and_keeps_observed_cells(mixed, recovered):
     assert list(imputer.get_feature_names_out()) == list(frame.columns)
 
 
+def test_cvae_class_log_posterior_is_normalized_and_decides_the_fill(mixed, recovered):
+    frame, _, hidden = mixed
+    imputer, filled = recovered
+    log_posterior = imputer.class_log_posterior(frame, "side")
+    assert list(log_posterior.columns) == ["east", "west"]
+    np.testing.assert_allclose(np.exp(log_posterior).sum(axis=1), 1.0)
+    np.testing.assert_array_equal(
+        filled["side"][hidden].to_numpy(), log_posterior[hidden].idxmax(axis=1).to_numpy()
+    )
+    with pytest.raises(ValueError, match="'size' is not one this imputer recovers"):
+        imputer.class_log_posterior(frame, "size")
+
+
 def test_cvae_targets_default_to_the_non_numeric_columns(mixed):
     frame = mixed[0].drop(columns="name")
     imputer = CVAEImputer(estimator=fast_cvae(2), random_state=0).fit(frame)
@@ -491,12 +504,66 @@ def test_mixed_sends_text_columns_to_the_cvae_and_the_rest_to_the_vae(mixed, mix
 def test_mixed_fills_are_those_of_each_imputer_and_observed_cells_stay(mixed, mixed_filled):
     frame, _, _ = mixed
     imputer, filled = mixed_filled
-    by_vae, by_cvae = imputer.vae_.transform(frame), imputer.cvae_.transform(frame)
+    by_vae = imputer.vae_.transform(frame)
     pd.testing.assert_frame_equal(filled[imputer.vae_.columns], by_vae[imputer.vae_.columns])
-    pd.testing.assert_frame_equal(filled[["side", "size"]], by_cvae[["side", "size"]])
+    # A text cell: the value with the highest product of the two models' probabilities.
+    for column in ("side", "size"):
+        rows = frame[frame[column].isna()]
+        joint = imputer.cvae_.class_log_posterior(rows, column) + np.log(
+            imputer.vae_.category_probabilities(rows, column)
+        )
+        np.testing.assert_array_equal(filled.loc[rows.index, column].to_numpy(), joint.idxmax(axis=1).to_numpy())
     for column in frame.columns:
         observed = frame[column].notna()
         assert (filled[column][observed] == frame[column][observed]).all()
+
+
+def test_mixed_text_rule_cvae_keeps_the_conditional_vaes_choice(mixed):
+    frame, _, _ = mixed
+    imputer = fast_mixed(text_rule="cvae").fit(frame)
+    pd.testing.assert_frame_equal(
+        imputer.transform(frame)[["side", "size"]], imputer.cvae_.transform(frame)[["side", "size"]]
+    )
+
+
+def test_mixed_columns_limit_what_is_filled_and_the_product_rule_fits_a_vae_for_text(mixed):
+    frame, side, hidden = mixed
+    imputer = fast_mixed(columns=["side"]).fit(frame)
+    assert imputer.cvae_.columns == ["side"]
+    assert imputer.vae_ is not None and imputer.vae_.columns == ["side"]
+    filled = imputer.transform(frame)
+    assert filled["side"].notna().all()
+    # Only the asked column is filled: the VAE it needed fills nothing itself.
+    assert filled["b"].isna().sum() == frame["b"].isna().sum()
+    assert filled["size"].isna().sum() == frame["size"].isna().sum()
+    assert (filled["side"][hidden].to_numpy() == side[hidden]).mean() > 0.85
+    assert fast_mixed(columns=["side"], text_rule="cvae").fit(frame).vae_ is None
+
+
+def test_mixed_rejects_an_unknown_text_rule(mixed):
+    frame, _, _ = mixed
+    with pytest.raises(ValueError, match="text_rule"):
+        fast_mixed(text_rule="vote").fit(frame)
+
+
+def test_category_probabilities_ignore_the_cell_and_sum_to_one(mixed, mixed_fit):
+    frame, _, _ = mixed
+    imputer, filled = mixed_fit
+    probabilities = imputer.category_probabilities(frame, "side")
+    assert sorted(probabilities.columns) == ["east", "west"]
+    assert probabilities.index.equals(frame.index)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    # The cell's own value is not read: with every "side" cell filled in (and the
+    # other columns as they were), the probabilities are the same.
+    with_side = frame.assign(side=filled["side"])
+    pd.testing.assert_frame_equal(imputer.category_probabilities(with_side, "side"), probabilities)
+    # transform fills a blank cell with the most probable value.
+    blank = frame["side"].isna()
+    np.testing.assert_array_equal(
+        filled.loc[blank, "side"].to_numpy(), probabilities[blank].idxmax(axis=1).to_numpy()
+    )
+    with pytest.raises(ValueError, match="'a' is not a categorical column"):
+        imputer.category_probabilities(frame, "a")
 
 
 def test_mixed_recovers_text_beyond_the_most_frequent_value(mixed, mixed_filled):
@@ -524,14 +591,6 @@ def test_mixed_without_text_columns_is_the_vae_imputer(numeric):
     assert imputer.cvae_ is None
     expected = VAEImputer(estimator=fast_vae(5), random_state=3).fit_transform(X_missing)
     np.testing.assert_array_equal(imputer.transform(X_missing), expected)
-
-
-def test_mixed_columns_limit_what_is_fitted_and_filled(mixed):
-    frame, _, _ = mixed
-    imputer = fast_mixed(columns=["side"]).fit(frame)
-    assert imputer.vae_ is None and imputer.cvae_.columns == ["side"]
-    filled = imputer.transform(frame)
-    assert filled["side"].notna().all() and filled["b"].isna().sum() == frame["b"].isna().sum()
 
 
 @parametrize_with_checks(

@@ -166,6 +166,35 @@ class CVAEImputer(AllowsMissing, TransformerMixin, BaseEstimator):
                 fills[j] = (rows, self.estimators_[name].predict(others))
         return complete(X, fills)
 
+    def class_log_posterior(self, X, column):
+        """log p(value | the row's other cells) for each value of the target ``column``.
+
+        From the column's conditional VAE: each value's evidence bound plus its log
+        prior, normalized over the values (the model's ``predict_log_proba``). Its
+        highest value is what ``transform`` fills; the column's own cells are not read.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_samples, n_features)
+        column : str
+            One of the target columns (a key of ``estimators_``).
+
+        Returns
+        -------
+        log_posterior : DataFrame of shape (n_samples, n_values)
+            One column per value seen in ``fit`` (the model's ``classes_``), X's index.
+        """
+        check_is_fitted(self)
+        frame = as_frame(self, X, reset=False, names=self._names)
+        if column not in self.estimators_:
+            raise ValueError(
+                f"column {column!r} is not one this imputer recovers "
+                f"(targets: {', '.join(map(repr, self.estimators_))})"
+            )
+        model = self.estimators_[column]
+        log_posterior = model.predict_log_proba(frame.drop(columns=column))
+        return pd.DataFrame(log_posterior, index=frame.index, columns=pd.Index(model.classes_, dtype=object))
+
     def get_feature_names_out(self, input_features=None):
         """Output names: the input's, since every column passes through."""
         check_is_fitted(self)

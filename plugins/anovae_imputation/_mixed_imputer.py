@@ -2,10 +2,13 @@
 
 from numbers import Integral
 
+import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+
+from anovae.modeling import CATEGORICAL, column_codec
 
 from ._cvae_imputer import CVAEImputer
 from ._tables import AllowsMissing, as_frame, complete, resolve_columns
@@ -17,17 +20,21 @@ class MixedImputer(AllowsMissing, TransformerMixin, BaseEstimator):
 
     A text (categorical) column is a label the other columns predict: for each one
     with missing cells, a :class:`CVAEImputer` trains a conditional VAE with that
-    column as the label and keeps, for each missing cell, the value that explains
-    the rest of the row best (the ID-CVAE rule, with the values' training
-    frequencies as their prior). Numeric columns get their conditional expectation
-    from one :class:`VAEImputer` (the MIWAE rule). Both models read the table as it
-    was given, so neither depends on the other's fills.
+    column as the label, which gives each candidate value its posterior
+    probability from how well it explains the rest of the row (the ID-CVAE rule,
+    with the values' training frequencies as their prior). Numeric columns get their
+    conditional expectation from one :class:`VAEImputer` (the MIWAE rule). Both
+    models read the table as it was given, so neither depends on the other's fills.
 
     Why two models: a single VAE fills a category from ``sum_k w_k p(x_m | z_k)``,
     its decoder's guess from a code that never saw the column, while the
     conditional VAE compares the whole row's evidence under each candidate value;
     which one recovers categories better was decided on a selection set
-    (``benchmarks/imputation.py`` gives the rule and the figures).
+    (``benchmarks/imputation.py`` gives the rule and the figures). The two err on
+    different rows (the conditional VAE's decoder can reconstruct a value pair it
+    never saw together), so by default a text cell gets the value with the highest
+    product of both models' probabilities (``text_rule="product"``), when the VAE
+    holds that column; ``text_rule="cvae"`` keeps the conditional VAE's choice alone.
 
     Observed cells are never changed. A DataFrame comes back as a DataFrame, an
     array as a float array (an array has no text column: only the VAE runs).
@@ -46,6 +53,12 @@ class MixedImputer(AllowsMissing, TransformerMixin, BaseEstimator):
         A text column with more distinct values than this (identifiers, free text),
         or with a single one, is filled by the VAE instead: the conditional VAE
         scores every candidate value for every missing cell, and needs two classes.
+    text_rule : {"product", "cvae"}, default="product"
+        How a text cell's value is chosen: the highest product of the conditional
+        VAE's posterior and the VAE's probability of the value given the row's
+        other cells (:meth:`VAEImputer.category_probabilities`), or the conditional
+        VAE's posterior alone. "product" needs the VAE, which is fitted whenever a
+        numeric column is to be filled; without one, the conditional VAE decides.
     random_state : int, RandomState instance or None, default=None
         Given to both imputers as it is (overriding theirs unless None), so that on
         a table without text columns the result is ``VAEImputer``'s with that seed.
@@ -53,7 +66,8 @@ class MixedImputer(AllowsMissing, TransformerMixin, BaseEstimator):
     Attributes
     ----------
     vae_ : VAEImputer or None
-        The fitted numeric imputer; None when no numeric column is to be filled.
+        The fitted VAE imputer; None when no numeric column is to be filled and
+        ``text_rule`` is "cvae" (or no text column is to be filled).
     cvae_ : CVAEImputer or None
         The fitted text imputer; None when no text column is to be filled.
     n_features_in_ : int
@@ -90,14 +104,18 @@ class MixedImputer(AllowsMissing, TransformerMixin, BaseEstimator):
         "cvae": [None, CVAEImputer],
         "columns": [None, "array-like", str, Integral],
         "max_categories": [Interval(Integral, 2, None, closed="left")],
+        "text_rule": [StrOptions({"product", "cvae"})],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, *, vae=None, cvae=None, columns=None, max_categories=256, random_state=None):
+    def __init__(
+        self, *, vae=None, cvae=None, columns=None, max_categories=256, text_rule="product", random_state=None
+    ):
         self.vae = vae
         self.cvae = cvae
         self.columns = columns
         self.max_categories = max_categories
+        self.text_rule = text_rule
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -119,8 +137,12 @@ class MixedImputer(AllowsMissing, TransformerMixin, BaseEstimator):
         ]
         self._others = [j for j in targets if j not in self._text]
         self.vae_ = self.cvae_ = None
-        if self._others:
-            self.vae_ = self._configured(self.vae if self.vae is not None else VAEImputer(), self._others).fit(X)
+        # The product rule weighs the VAE's probabilities of each text value: the VAE
+        # is then fitted even when no numeric column is to be filled.
+        if self._others or (self._text and self.text_rule == "product"):
+            self.vae_ = self._configured(
+                self.vae if self.vae is not None else VAEImputer(), self._others or self._text
+            ).fit(X)
         if self._text:
             self.cvae_ = self._configured(self.cvae if self.cvae is not None else CVAEImputer(), self._text).fit(X)
         return self
@@ -139,16 +161,28 @@ class MixedImputer(AllowsMissing, TransformerMixin, BaseEstimator):
         X_filled : DataFrame if X is one, else ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self, "vae_")
-        as_frame(self, X, reset=False, names=self._names)
-        parts = [imputer.transform(X) for imputer in (self.vae_, self.cvae_) if imputer is not None]
-        if not parts:
-            return complete(X, {})
-        filled = parts[0]
-        if len(parts) == 2:
-            # Only text columns go to the CVAE, and only a DataFrame has them.
+        frame = as_frame(self, X, reset=False, names=self._names)
+        filled = self.vae_.transform(X) if self._others else X
+        fills = {}
+        if self.cvae_ is not None:
+            # Only a DataFrame has text columns.
             for j in self._text:
-                filled.isetitem(j, parts[1].iloc[:, j])
-        return filled
+                rows = np.flatnonzero(frame.iloc[:, j].isna().to_numpy())
+                if rows.size:
+                    fills[j] = (rows, self._recovered(frame.iloc[rows], self._names[j]))
+        return complete(filled, fills)
+
+    def _recovered(self, rows, name):
+        """The value each of ``rows`` gets in the text column ``name``."""
+        log_posterior = self.cvae_.class_log_posterior(rows, name)
+        if self.text_rule == "product" and self.vae_ is not None:
+            vae_text = column_codec(self.vae_.estimator_).names(CATEGORICAL)
+            if name in vae_text:
+                probabilities = self.vae_.category_probabilities(rows, name)
+                aligned = probabilities.reindex(columns=log_posterior.columns, fill_value=0.0).to_numpy()
+                # A value one model never saw is not ruled out by that model alone.
+                log_posterior = log_posterior + np.log(np.maximum(aligned, np.finfo(np.float64).tiny))
+        return log_posterior.columns.to_numpy()[np.argmax(log_posterior.to_numpy(), axis=1)]
 
     def get_feature_names_out(self, input_features=None):
         """Output names: the input's, since every column passes through."""

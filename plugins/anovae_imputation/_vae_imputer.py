@@ -3,6 +3,7 @@
 from numbers import Integral
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.utils import check_random_state
@@ -12,6 +13,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 from anovae import VAE
 from anovae.modeling import (
     BERNOULLI,
+    CATEGORICAL,
     GAUSSIAN,
     column_codec,
     encode_rows,
@@ -261,6 +263,58 @@ class VAEImputer(AllowsMissing, TransformerMixin, BaseEstimator):
             raise ValueError(f"n_imputations must be a positive integer, got {n_imputations!r}")
         seed = int(check_random_state(random_state).randint(2**31 - 1))
         return self._impute(X, n_draws=int(n_imputations), generator=torch.Generator().manual_seed(seed))
+
+    def category_probabilities(self, X, column):
+        """The probability of each value of the categorical ``column`` in each row of
+        X, given the row's other observed cells.
+
+        The same estimate ``transform`` picks a fill from (the importance-weighted
+        decoder probabilities, averaged over the models), here as numbers, so that
+        another model's evidence can be weighed against it (``MixedImputer``
+        multiplies it with its conditional VAE's). The column's own cells are not
+        read: an observed cell is treated as missing, so every row is asked the same
+        question.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_samples, n_features)
+        column : str
+            A column of ``fit``'s table that the model holds as categorical (text).
+
+        Returns
+        -------
+        probabilities : DataFrame of shape (n_samples, n_values)
+            One column per value of ``column`` seen in ``fit``, X's index; each row
+            sums to 1.
+        """
+        check_is_fitted(self)
+        frame = as_frame(self, X, reset=False, names=self._names)
+        codec = column_codec(self.estimator_)
+        text = codec.names(CATEGORICAL)
+        if column not in text:
+            raise ValueError(
+                f"column {column!r} is not a categorical column of the fitted table "
+                f"(categorical: {', '.join(map(repr, text)) or 'none'})"
+            )
+        blanked = frame.copy()
+        blanked[column] = frame[column].where(np.zeros(len(frame), dtype=bool))
+        encoded = encode_rows(self.estimator_, blanked)
+        means = np.mean([
+            self._map(model, encoded, lambda likelihood, out, weights, binary: conditional_means(likelihood, out, weights))
+            for model in self.estimators_
+        ], axis=0)
+        # conditional_means' layout: Gaussian, Bernoulli, then each categorical
+        # column's seen categories.
+        start = len(codec.names(GAUSSIAN)) + len(codec.names(BERNOULLI))
+        for name, slots in zip(text, codec.n_categories):
+            if name == column:
+                break
+            start += slots - 1
+        values = codec.categories(column)
+        probabilities = means[:, start : start + len(values)]
+        # The slot for never-seen values is left out: what remains is renormalized.
+        probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
+        return pd.DataFrame(probabilities, index=frame.index, columns=pd.Index(values, dtype=object))
 
     def get_feature_names_out(self, input_features=None):
         """Output names: the input's, since every column passes through."""
