@@ -12,8 +12,9 @@ A categorical column gets one slot more than the categories seen in training, fo
 any category first met at scoring time. It enters the encoder as the column's mean
 one-hot vector and costs the fixed rule-of-succession probability 1/(n + 1) (see
 ``novelty_log_probs``), so an unseen category makes a row look unusual instead of
-silently dropping out of the likelihood; a Bernoulli value outside [0, 1], or a
-third value in a two-valued column, is treated alike.
+silently dropping out of the likelihood; a third value in a two-valued column
+(0.5 in a column of 0s and 1s included), or a value outside [0, 1] in a column
+declared Bernoulli, is treated alike.
 """
 
 from dataclasses import dataclass
@@ -174,11 +175,12 @@ def numeric_kind(name, likelihood, in_unit, binary):
 
 
 def bernoulli_spec(spec, mean, pair, likelihood):
-    """Finish a Bernoulli column's entry: its mean, and ``low``/``high`` when its two
-    values ``pair`` are not 0 and 1 (they then map onto 0 and 1). Only under
+    """Finish a Bernoulli column's entry: its mean, and ``low``/``high`` for a column
+    of two values ``pair`` (they map onto 0 and 1, and any other value at scoring is
+    one never seen: 0.5 in a column of 0s and 1s as much as 7). Only under
     ``likelihood="auto"``: a column the user declared Bernoulli keeps its values in
-    [0, 1] as they are."""
-    if likelihood == "auto" and pair is not None and pair != (0.0, 1.0):
+    [0, 1] as they are, as probabilities."""
+    if likelihood == "auto" and pair is not None:
         low, high = pair
         spec["low"], spec["high"] = low, high
         mean = (mean - low) / (high - low)
@@ -349,8 +351,9 @@ class TabularCodec:
         num, log_jac = self._standardized(frame, gauss, cell_jacobian)
         binm = np.empty((n, len(bern)), dtype=np.float32)
         for j, spec in enumerate(bern):
-            # A value outside [0, 1] is kept: the likelihood gives it the fixed
-            # probability of a never-seen value (see novelty_log_probs).
+            # A value outside [0, 1] (-1 for any value a two-valued column never
+            # held) is kept: the likelihood gives it the fixed probability of a
+            # never-seen value (see novelty_log_probs).
             binm[:, j] = unit_values(self._numeric(frame, spec), spec)
         cat = np.empty((n, len(cats)), dtype=np.int64)
         for j, spec in enumerate(cats):

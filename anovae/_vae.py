@@ -464,9 +464,9 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         training keeps); with the offset a blank costs, on average, what an observed
         cell of a normal row costs, so rows with blanks are scored like complete
         ones instead of looking more normal.
-        A category never seen in training, or a value outside [0, 1] in a 0/1
-        column, costs the fixed log-probability -log(n + 1), n the column's
-        training count.
+        A category never seen in training, or a value a column of two values
+        never held (0.5 in a 0/1 column as much as 7), costs the fixed
+        log-probability -log(n + 1), n the column's training count.
         """
         return self._bounds_of(X)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anovae import _power, _tabular
+from anovae import VAE, _power, _tabular
 from anovae._tabular import TabularCodec
 from anovae.errors import DataError
 
@@ -143,6 +143,24 @@ def test_scores_from_row_sums_equal_scores_from_cells():
     from_cells = vae._log_likelihood_bound(vae._codec.encode(frame))
     np.testing.assert_array_equal(vae.score_samples(frame), from_cells)
     assert np.isfinite(vae.feature_scores(frame).to_numpy()).all()
+
+
+def test_a_value_between_zero_and_one_in_a_zero_one_column_is_a_value_never_seen():
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=600)
+    frame = pd.DataFrame({"x": x, "flag": (x > 0).astype(float)})
+    vae = VAE(max_steps=200, random_state=0).fit(frame)
+    rows = pd.DataFrame({"x": [1.0] * 5, "flag": [1.0, 0.5, 0.999, 7.0, -1.0]})
+    codes = vae._codec.encode(rows).bin[:, 0]
+    np.testing.assert_array_equal(codes, [1.0, -1.0, -1.0, -1.0, -1.0])
+    scores = vae.score_samples(rows)
+    # 0.5 costs what 7 and -1 cost (the novelty probability), far more than the
+    # flag's own value does.
+    np.testing.assert_allclose(scores[1:], scores[1], rtol=1e-6)
+    assert scores[1] < scores[0] - 3
+    # Declared Bernoulli: values in [0, 1] are probabilities, 0.5 included.
+    declared = TabularCodec.fit(frame[["flag"]], likelihood="bernoulli")
+    np.testing.assert_allclose(declared.encode(rows[["flag"]]).bin[:3, 0], [1.0, 0.5, 0.999], rtol=1e-6)
 
 
 def test_two_values_map_onto_zero_and_one_only_under_auto():
