@@ -57,8 +57,8 @@ class MixedImputer(AllowsMissing, TransformerMixin, BaseEstimator):
         How a text cell's value is chosen: the highest product of the conditional
         VAE's posterior and the VAE's probability of the value given the row's
         other cells (:meth:`VAEImputer.category_probabilities`), or the conditional
-        VAE's posterior alone. "product" needs the VAE, which is fitted whenever a
-        numeric column is to be filled; without one, the conditional VAE decides.
+        VAE's posterior alone. "product" fits the VAE even when no numeric column is
+        to be filled (on KDDTrain+ with one text column blank: 1.5 times the time).
     random_state : int, RandomState instance or None, default=None
         Given to both imputers as it is (overriding theirs unless None), so that on
         a table without text columns the result is ``VAEImputer``'s with that seed.
