@@ -16,8 +16,9 @@ def encode_rows(model, X):
 
     Returns the rows in the network's form: ``num`` (n, G) transformed Gaussian
     cells, ``bin`` (n, B) Bernoulli cells on the 0/1 scale (a two-valued column's
-    lower value 0, its higher 1 and any other value -1, never seen; outside [0, 1]
-    a value never seen; NaN where missing), ``cat`` (n, C) category
+    lower value 0 and higher 1; any value outside [0, 1], such as the -1 a
+    two-valued column's other values become, is never seen; NaN where missing),
+    ``cat`` (n, C) category
     codes (-1 where missing); ``len()`` is the number of rows and ``take(rows)`` a
     subset. The column order is the codec's (all Gaussian, then Bernoulli, then
     categorical columns); :func:`missing_cells` gives the table's order.

@@ -8,8 +8,6 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from anovae.modeling import CATEGORICAL, column_codec
-
 from ._cvae_imputer import CVAEImputer
 from ._tables import AllowsMissing, as_frame, complete, resolve_columns
 from ._vae_imputer import VAEImputer
@@ -170,18 +168,18 @@ class MixedImputer(AllowsMissing, TransformerMixin, BaseEstimator):
                 rows = np.flatnonzero(frame.iloc[:, j].isna().to_numpy())
                 if rows.size:
                     fills[j] = (rows, self._recovered(frame.iloc[rows], self._names[j]))
-        return complete(filled, fills)
+        # The VAE's output is already a copy of X: written in place, not copied again.
+        return complete(filled, fills, copy=not self._others)
 
     def _recovered(self, rows, name):
         """The value each of ``rows`` gets in the text column ``name``."""
         log_posterior = self.cvae_.class_log_posterior(rows, name)
+        # A text column is categorical in the VAE too (fit gave it both models).
         if self.text_rule == "product" and self.vae_ is not None:
-            vae_text = column_codec(self.vae_.estimator_).names(CATEGORICAL)
-            if name in vae_text:
-                probabilities = self.vae_.category_probabilities(rows, name)
-                aligned = probabilities.reindex(columns=log_posterior.columns, fill_value=0.0).to_numpy()
-                # A value one model never saw is not ruled out by that model alone.
-                log_posterior = log_posterior + np.log(np.maximum(aligned, np.finfo(np.float64).tiny))
+            probabilities = self.vae_.category_probabilities(rows, name)
+            aligned = probabilities.reindex(columns=log_posterior.columns, fill_value=0.0).to_numpy()
+            # A value one model never saw is not ruled out by that model alone.
+            log_posterior = log_posterior + np.log(np.maximum(aligned, np.finfo(np.float64).tiny))
         return log_posterior.columns.to_numpy()[np.argmax(log_posterior.to_numpy(), axis=1)]
 
     def get_feature_names_out(self, input_features=None):

@@ -83,19 +83,21 @@ def resolve_columns(columns, names, default):
     return sorted(positions)
 
 
-def complete(X, fills):
+def complete(X, fills, copy=True):
     """Return a copy of X with ``fills`` written in; nothing else changes.
 
     ``fills`` maps a column position to ``(rows, values)``: integer row positions and
     the value for each. A DataFrame comes back as a DataFrame with its index and,
-    where the fills allow it, its dtypes; anything else as a float array.
+    where the fills allow it, its dtypes; anything else as a float array. With
+    ``copy=False`` a DataFrame or float array X of the caller's own is filled in
+    place (it must not be the user's).
     """
     if not is_frame(X):
-        out = np.array(X, dtype=np.float64, copy=True)
+        out = np.array(X, dtype=np.float64, copy=copy)
         for j, (rows, values) in fills.items():
             out[rows, j] = values
         return out
-    out = X.copy()
+    out = X.copy() if copy else X
     for j, (rows, values) in fills.items():
         if len(rows):
             out.isetitem(j, _filled(out.iloc[:, j], rows, values))

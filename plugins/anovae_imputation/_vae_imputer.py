@@ -298,11 +298,7 @@ class VAEImputer(AllowsMissing, TransformerMixin, BaseEstimator):
             )
         blanked = frame.copy()
         blanked[column] = frame[column].where(np.zeros(len(frame), dtype=bool))
-        encoded = encode_rows(self.estimator_, blanked)
-        means = np.mean([
-            self._map(model, encoded, lambda likelihood, out, weights, binary: conditional_means(likelihood, out, weights))
-            for model in self.estimators_
-        ], axis=0)
+        means = self._conditional_means(encode_rows(self.estimator_, blanked))
         # conditional_means' layout: Gaussian, Bernoulli, then each categorical
         # column's seen categories.
         start = len(codec.names(GAUSSIAN)) + len(codec.names(BERNOULLI))
@@ -353,13 +349,17 @@ class VAEImputer(AllowsMissing, TransformerMixin, BaseEstimator):
         """Model-space fills (n, G + B + C): each model's conditional expectations,
         averaged over the models, then the most probable value of each 0/1 and
         categorical cell."""
-        means = np.mean([
-            self._map(model, encoded, lambda likelihood, out, weights, binary: conditional_means(likelihood, out, weights))
-            for model in self.estimators_
-        ], axis=0)
+        means = self._conditional_means(encoded)
         codec = column_codec(self.estimator_)
         # n_categories counts the slot kept for unseen values; fills use seen ones only.
         return most_probable(means, len(codec.names(GAUSSIAN)), self._binary, [k - 1 for k in codec.n_categories])
+
+    def _conditional_means(self, encoded):
+        """Each model's :func:`conditional_means` of the rows, averaged over the models."""
+        return np.mean([
+            self._map(model, encoded, lambda likelihood, out, weights, binary: conditional_means(likelihood, out, weights))
+            for model in self.estimators_
+        ], axis=0)
 
     def _draws(self, encoded, n_draws, generator):
         """(n, n_draws, G + B + C) draws from the models' equal-weight mixture: each
