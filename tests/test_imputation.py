@@ -506,16 +506,67 @@ def test_mixed_fills_are_those_of_each_imputer_and_observed_cells_stay(mixed, mi
     imputer, filled = mixed_filled
     by_vae = imputer.vae_.transform(frame)
     pd.testing.assert_frame_equal(filled[imputer.vae_.columns], by_vae[imputer.vae_.columns])
-    # A text cell: the value with the highest product of the two models' probabilities.
-    for column in ("side", "size"):
+    # A text cell: the value with the highest product of the two models' probabilities
+    # and of the other text column's co-occurrence ratio, counted here row by row.
+    for column, other in (("side", "size"), ("size", "side")):
         rows = frame[frame[column].isna()]
         joint = imputer.cvae_.class_log_posterior(rows, column) + np.log(
             imputer.vae_.category_probabilities(rows, column)
         )
+        joint = joint + cooccurrence_ratios(frame, column, other, rows, joint.columns)
         np.testing.assert_array_equal(filled.loc[rows.index, column].to_numpy(), joint.idxmax(axis=1).to_numpy())
     for column in frame.columns:
         observed = frame[column].notna()
         assert (filled[column][observed] == frame[column][observed]).all()
+
+
+def cooccurrence_ratios(frame, column, other, rows, values):
+    """log p(v | t) - log p(v) with add-one counts, row by row (zero where t is blank)."""
+    both = frame[[column, other]].dropna()
+    out = np.zeros((len(rows), len(values)))
+    n_v = np.array([(both[column] == v).sum() for v in values], dtype=float)
+    for i, t in enumerate(rows[other]):
+        if pd.isna(t):
+            continue
+        n_vt = np.array([((both[other] == t) & (both[column] == v)).sum() for v in values], dtype=float)
+        out[i] = np.log((n_vt + 1) / (n_vt.sum() + len(values))) - np.log((n_v + 1) / (n_v.sum() + len(values)))
+    return out
+
+
+def test_mixed_cooccurrence_counts_pairs_of_text_values(mixed, mixed_filled):
+    frame, _, _ = mixed
+    imputer, _ = mixed_filled
+    # "name" (a value per row) is no label: only the other text column is counted.
+    assert list(imputer.cooccurrence_) == ["side", "size"]
+    assert list(imputer.cooccurrence_["side"]) == ["size"]
+    counts = imputer.cooccurrence_["side"]["size"]
+    both = frame[["side", "size"]].dropna()
+    assert counts.to_numpy().sum() == len(both)
+    assert counts.loc["big", "east"] == ((both["size"] == "big") & (both["side"] == "east")).sum()
+    assert fast_mixed(text_rule="product").fit(frame).cooccurrence_ == {}
+
+
+def test_mixed_cooccurrence_recovers_a_value_another_text_column_implies():
+    # "kind" is a function of "code"; "x" tells the kind too, but lies on a fifth of
+    # the rows, and the networks believe it there.
+    rng = np.random.RandomState(0)
+    code = rng.choice(list("pqrstu"), 600)
+    kind = pd.Series(code).map({"p": "a", "q": "a", "r": "b", "s": "b", "t": "c", "u": "c"})
+    shown = np.where(rng.rand(600) < 0.2, rng.choice(list("abc"), 600), kind)
+    x = pd.Series(shown).map({"a": -3.0, "b": 0.0, "c": 3.0}).to_numpy() + rng.normal(0, 0.3, 600)
+    frame = pd.DataFrame({"x": x, "y": rng.normal(size=600), "code": code, "kind": kind})
+    hidden = rng.rand(600) < 0.2
+    given = frame.assign(kind=frame["kind"].where(~hidden))
+    blank_code = np.flatnonzero(hidden)[:10]
+    given.loc[blank_code, "code"] = None
+    sure = hidden.copy()
+    sure[blank_code] = False
+    filled = fast_mixed().fit(given).transform(given)
+    product = fast_mixed(text_rule="product").fit(given).transform(given)
+    assert (filled["kind"][sure] == frame["kind"][sure]).all()
+    assert (product["kind"][sure] != frame["kind"][sure]).any()
+    # A blank "code" carries no evidence: the product alone decides those rows.
+    pd.testing.assert_series_equal(filled["kind"][blank_code], product["kind"][blank_code])
 
 
 def test_mixed_text_rule_cvae_keeps_the_conditional_vaes_choice(mixed):
