@@ -191,7 +191,11 @@ def estimator_for(training, params, has_labels, quiet=False):
                 param_hint="'--threshold'",
             )
     # Options left out keep the estimator's own defaults (one place says what they are).
-    given = {} if training.score_kl_weight is None else {"score_kl_weight": training.score_kl_weight}
+    given = {
+        name: value
+        for name, value in (("score_kl_weight", training.score_kl_weight), ("trim_fraction", training.trim_fraction))
+        if value is not None
+    }
     return VAE(
         latent_dim=training.latent_dim,
         max_epochs=training.epochs,

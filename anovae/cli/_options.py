@@ -28,6 +28,7 @@ class Training:
     epochs: int
     steps: int
     input_masking: float
+    trim_fraction: float
     score_kl_weight: float
     latent_dim: int
     device: str
@@ -137,6 +138,17 @@ _OPTIONS = [
         help="Share of cells hidden from the encoder at each training step, so that "
         "it learns to place rows from part of their cells (see VAE's input_masking; "
         "scoring already searches for the code that explains a row's observed cells).",
+    ),
+    click.option(
+        "--trim-fraction",
+        type=click.FloatRange(0, 1, max_open=True),
+        callback=_check_finite,
+        metavar="SHARE",
+        default=None,
+        help="Share of each training batch's worst-explained rows left out of the "
+        "gradient, so that anomalies in the training data are not learned (default: "
+        "VAE's trim_fraction, 0.2). 0 trains on every row: use it when a rare but "
+        "normal regime (a standby state, a night shift) is flagged wholesale.",
     ),
     click.option(
         "--score-kl-weight",
