@@ -173,30 +173,22 @@ def test_detect_contamination(data):
 
 
 
-def test_detect_input_masking_trains_the_model_it_names(data, tmp_path):
-    model_out = tmp_path / "m.anovae"
-    result = invoke("detect", data, "--exclude", "id", "--input-masking", "0.1",
-                    "--model-out", model_out, *FAST)
+@pytest.mark.parametrize("option, value, attribute, refused", [
+    ("--input-masking", "0.1", "input_masking", ("1",)),
+    ("--trim-fraction", "0", "trim_fraction", ("1", "-0.1", "nan")),
+])
+def test_detect_training_option_trains_the_model_it_names(data, tmp_path, option, value, attribute, refused):
+    model_out, plain_out = tmp_path / "m.anovae", tmp_path / "plain.anovae"
+    result = invoke("detect", data, "--exclude", "id", option, value, "--model-out", model_out, *FAST)
     assert result.exit_code == 0, result.output
-    assert anovae.load(model_out).input_masking == 0.1
-    plain = invoke("detect", data, "--exclude", "id", *FAST)
-    assert not np.allclose(read_csv(result.stdout)["anomaly_score"], read_csv(plain.stdout)["anomaly_score"])
-    refused = invoke("detect", data, "--exclude", "id", "--input-masking", "1", *FAST)
-    assert refused.exit_code == 2 and "--input-masking" in refused.output
-
-def test_detect_trim_fraction_trains_the_model_it_names(data, tmp_path):
-    model_out = tmp_path / "m.anovae"
-    result = invoke("detect", data, "--exclude", "id", "--trim-fraction", "0",
-                    "--model-out", model_out, *FAST)
-    assert result.exit_code == 0, result.output
-    assert anovae.load(model_out).trim_fraction == 0.0
-    plain_out = tmp_path / "plain.anovae"
+    assert getattr(anovae.load(model_out), attribute) == float(value)
+    # Left out, the option keeps the estimator's default.
     plain = invoke("detect", data, "--exclude", "id", "--model-out", plain_out, *FAST)
-    assert anovae.load(plain_out).trim_fraction == anovae.VAE().trim_fraction
+    assert getattr(anovae.load(plain_out), attribute) == getattr(anovae.VAE(), attribute)
     assert not np.allclose(read_csv(result.stdout)["anomaly_score"], read_csv(plain.stdout)["anomaly_score"])
-    for bad in ("1", "-0.1", "nan"):
-        refused = invoke("detect", data, "--exclude", "id", "--trim-fraction", bad, *FAST)
-        assert refused.exit_code == 2 and "--trim-fraction" in refused.output, bad
+    for bad in refused:
+        answer = invoke("detect", data, "--exclude", "id", option, bad, *FAST)
+        assert answer.exit_code == 2 and option in answer.output, bad
 
 
 def test_detect_score_kl_weight_scores_with_the_weight_it_names(data, tmp_path):

@@ -202,7 +202,7 @@ class MixedImputer(AllowsMissing, TransformerMixin, BaseEstimator):
             aligned = probabilities.reindex(columns=log_posterior.columns, fill_value=0.0).to_numpy()
             # A value one model never saw is not ruled out by that model alone.
             log_posterior = log_posterior + np.log(np.maximum(aligned, np.finfo(np.float64).tiny))
-        for other, counts in self.cooccurrence_.get(name, {}).items():
+        for other, counts in getattr(self, "cooccurrence_", {}).get(name, {}).items():
             log_posterior = log_posterior + _log_ratios(counts, rows[other], log_posterior.columns)
         return log_posterior.columns.to_numpy()[np.argmax(log_posterior.to_numpy(), axis=1)]
 
