@@ -60,8 +60,10 @@ def _check_method(ctx, param, value):
     default="auto",
     show_default=True,
     callback=_check_method,
-    help="A registered imputer (see 'anovae plugins'). auto: numbers as vae does, text "
-    "columns as cvae does. vae: conditional expectation (numbers) or most probable value "
+    help="A registered imputer (see 'anovae plugins'). auto: numbers as vae does; a text "
+    "cell gets the value that cvae's and vae's probabilities and the table's counts of "
+    "value pairs together make most likely (MixedImputer). vae: conditional "
+    "expectation (numbers) or most probable value "
     "(categories) under one VAE. cvae: for each text column, the value under which a "
     "conditional VAE reconstructs the row best (ID-CVAE). A plugin's imputer fills the "
     "numeric columns.",
