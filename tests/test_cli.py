@@ -191,6 +191,27 @@ def test_detect_training_option_trains_the_model_it_names(data, tmp_path, option
         assert answer.exit_code == 2 and option in answer.output, bad
 
 
+def test_detect_hints_at_trim_fraction_when_many_rows_are_flagged(data):
+    # A cut at the mean score flags far more than half the trimmed share.
+    many = ["--threshold", "zscore", "--threshold-param", "k=0", "--epochs", "2"]
+    hinted = invoke("detect", data, "--exclude", "id", *many)
+    assert hinted.exit_code == 0, hinted.output
+    assert "hint: " in hinted.output and "try --trim-fraction 0" in hinted.output
+    for extra in (["--trim-fraction", "0"], ["--quiet"]):
+        assert "hint: " not in invoke("detect", data, "--exclude", "id", *many, *extra).output
+    # A share the user asked for is no surprise.
+    asked = invoke("detect", data, "--exclude", "id", "--contamination", "0.3", "--epochs", "2")
+    assert asked.exit_code == 0 and "flags 12 row(s)" in asked.output and "hint: " not in asked.output
+    # The rule itself: more than half the trimmed share.
+    from types import SimpleNamespace
+
+    from anovae.cli._detection import trim_hint
+
+    assert trim_hint(SimpleNamespace(trim_fraction=0.2), 10, 100) is None
+    assert "11.0% of the rows" in trim_hint(SimpleNamespace(trim_fraction=0.2), 11, 100)
+    assert trim_hint(SimpleNamespace(trim_fraction=0.0), 50, 100) is None
+
+
 def test_detect_score_kl_weight_scores_with_the_weight_it_names(data, tmp_path):
     model_out = tmp_path / "m.anovae"
     result = invoke("detect", data, "--exclude", "id", "--score-kl-weight", "1",

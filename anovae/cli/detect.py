@@ -62,6 +62,7 @@ def detect(ctx, data, output, training, reading, model_out, model_path, top, qui
         result_names,
         score_rows,
         threshold_line,
+        trim_hint,
         train,
         training_features,
         training_line,
@@ -105,7 +106,8 @@ def detect(ctx, data, output, training, reading, model_out, model_path, top, qui
 
     lines = []
     known = None
-    if estimator is None:
+    trained_here = estimator is None
+    if trained_here:
         estimator, seconds, known = train(frame[features], training, params, labels, quiet)
         lines.append(training_line(estimator, seconds))
     else:
@@ -122,6 +124,12 @@ def detect(ctx, data, output, training, reading, model_out, model_path, top, qui
 
     lines.insert(0, features_line(estimator, len(frame)))
     lines.append(threshold_line(estimator, int(flags.sum()), len(frame)))
+    # With --contamination the flagged share is the user's own choice.
+    hint = None
+    if trained_here and training.contamination is None:
+        hint = trim_hint(estimator, int(flags.sum()), len(frame))
+    if hint is not None:
+        lines.append(hint)
     if labels is not None:
         lines.append(label_report(labels, scores, flags))
     for path in (output, model_out):
