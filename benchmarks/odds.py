@@ -112,6 +112,16 @@ KL counted once unless marked). The defaults then gave 0.828 / 0.521 and 0.970.
 | cosine decay of the learning rate to a floor of 10% of it (code patch); validation checks every 50 steps instead of 100 (patience in checks unchanged) | 0.8391 / 0.541; 0.8364 / 0.531 | 0.966; 0.960 | same bar as the rows before the soft trimming (0.840, AP 0.529, IoT 0.967), written before the runs: not kept (the decay misses by 0.0009 and, on the IoT sample, 0.0007: cardio 0.848 -> 0.876, stamps 0.917 -> 0.945, pageblocks 0.965 -> 0.955) |
 | ``latent_dim`` from the table's width, max(2, min(8, ceil(d / 2))) (code patch; changes pageblocks, thyroid, stamps, magic.gamma, yeast and the IoT sample) | 0.8366 / 0.537 | 0.962 | same bar, written before the run: not kept |
 
+How noisy the chosen-on figure is (measured after the candidates above): the
+defaults with the model's seed moved (``VAE(random_state=seed + offset)``, the
+splits unchanged) give 0.8363 (offset 0, the figure every rule compared with),
+0.8295 (100), 0.8355 (200) and 0.8331 (300): mean 0.8336, sd 0.003; pendigits
+alone ranges 0.855-0.918. A candidate's margin of 0.003-0.004, the bars above,
+is about one sd of this noise, and the defaults' own 0.8363 is at the lucky end.
+The held-out sets, measured the same way for reporting (never for choosing):
+0.6388 / 0.6332 / 0.6407 / 0.6262, mean 0.6347 (waveform 0.747-0.836, wpbc
+0.581-0.615), against IsolationForest's 0.6210 at its seed-0 forests.
+
 A robust likelihood caps what one cell can cost, which rescues cardio (two nearly
 constant columns sit at the variance floor with the largest per-cell costs) but blunts the relation-breaking
 anomalies of the IoT sample. beta = 1.25 was tried as a default and taken back:
