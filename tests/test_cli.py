@@ -191,7 +191,7 @@ def test_detect_training_option_trains_the_model_it_names(data, tmp_path, option
         assert answer.exit_code == 2 and option in answer.output, bad
 
 
-def test_detect_hints_at_trim_fraction_when_many_rows_are_flagged(data):
+def test_detect_hints_at_trim_fraction_when_many_rows_are_flagged(data, tmp_path):
     # A cut at the mean score flags far more than half the trimmed share.
     many = ["--threshold", "zscore", "--threshold-param", "k=0", "--epochs", "2"]
     hinted = invoke("detect", data, "--exclude", "id", *many)
@@ -199,6 +199,10 @@ def test_detect_hints_at_trim_fraction_when_many_rows_are_flagged(data):
     assert "hint: " in hinted.output and "try --trim-fraction 0" in hinted.output
     for extra in (["--trim-fraction", "0"], ["--quiet"]):
         assert "hint: " not in invoke("detect", data, "--exclude", "id", *many, *extra).output
+    # The commands that train say it too, streamed or not.
+    for streaming in ("--no-streaming", "--streaming"):
+        fitted = invoke("fit", data, "--model-out", tmp_path / f"m{streaming}.anovae", "--exclude", "id", *many, streaming)
+        assert fitted.exit_code == 0 and "try --trim-fraction 0" in fitted.output, fitted.output
     # A share the user asked for is no surprise.
     asked = invoke("detect", data, "--exclude", "id", "--contamination", "0.3", "--epochs", "2")
     assert asked.exit_code == 0 and "flags 12 row(s)" in asked.output and "hint: " not in asked.output

@@ -393,14 +393,15 @@ def threshold_line(estimator, flagged, n_rows):
     )
 
 
-def trim_hint(estimator, flagged, n_rows):
+def trim_hint(estimator, flagged, n_rows, contamination=None):
     """A hint line when the flagged share is large beside the trimmed share, or None.
 
     Trimmed training leaves out each batch's worst-explained rows from the first
     steps on; a normal regime below that share can be left out for good and is then
-    flagged wholesale (README, "Contaminated training data")."""
+    flagged wholesale (README, "Contaminated training data"). With
+    ``contamination`` (``--contamination``) the flagged share is the user's choice."""
     trim = getattr(estimator, "trim_fraction", 0.0)
-    if not trim or not n_rows or flagged / n_rows <= trim / 2:
+    if contamination is not None or not trim or not n_rows or flagged / n_rows <= trim / 2:
         return None
     return (
         f"hint: {100.0 * flagged / n_rows:.1f}% of the rows are flagged, and training left each "

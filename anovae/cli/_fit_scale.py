@@ -103,6 +103,7 @@ def _fit(data, model_out, training, params, reading, quiet, stream, buffer_rows,
         score_rows,
         threshold_line,
         training_line,
+        trim_hint,
     )
     from ._io import atomic_path, check_columns
 
@@ -149,6 +150,9 @@ def _fit(data, model_out, training, params, reading, quiet, stream, buffer_rows,
         + f" (streamed: {info['n_units']} piece(s), at most {info['peak_buffer_rows']} rows buffered{how})",
         threshold_line(estimator, int(flags.sum()), len(flags)) + f" of a uniform sample of {len(flags)} rows",
     ]
+    hint = trim_hint(estimator, int(flags.sum()), len(flags), training.contamination)
+    if hint is not None:
+        lines.append(hint)
     if label is not None:
         lines.append(label_report(found["labels"], -fitted.scores, flags) + " (on the sample)")
     lines.append(f"wrote {model_out}")

@@ -77,6 +77,7 @@ def fit(data, model_out, training, reading, quiet, force, streaming, memory_budg
         score_rows,
         threshold_line,
         train,
+        trim_hint,
         training_features,
         training_line,
     )
@@ -119,6 +120,9 @@ def fit(data, model_out, training, reading, quiet, force, streaming, memory_budg
         training_line(estimator, seconds),
         threshold_line(estimator, int(flags.sum()), len(frame)),
     ]
+    hint = trim_hint(estimator, int(flags.sum()), len(frame), training.contamination)
+    if hint is not None:
+        lines.append(hint)
     if labels is not None:
         lines.append(label_report(labels, scores, flags))
     lines.append(f"wrote {model_out}")
