@@ -211,9 +211,11 @@ def test_detect_hints_at_trim_fraction_when_many_rows_are_flagged(data, tmp_path
 
     from anovae.cli._detection import trim_hint
 
-    assert trim_hint(SimpleNamespace(trim_fraction=0.2), 10, 100) is None
-    assert "11.0% of the rows" in trim_hint(SimpleNamespace(trim_fraction=0.2), 11, 100)
-    assert trim_hint(SimpleNamespace(trim_fraction=0.0), 50, 100) is None
+    assert trim_hint(SimpleNamespace(trim_fraction=0.2), 10, 100) == []
+    (line,) = trim_hint(SimpleNamespace(trim_fraction=0.2), 11, 100)
+    assert "11.0% of the rows" in line
+    assert trim_hint(SimpleNamespace(trim_fraction=0.0), 50, 100) == []
+    assert trim_hint(SimpleNamespace(trim_fraction=0.2), 50, 100, contamination=0.5) == []
 
 
 def test_detect_score_kl_weight_scores_with_the_weight_it_names(data, tmp_path):

@@ -394,20 +394,21 @@ def threshold_line(estimator, flagged, n_rows):
 
 
 def trim_hint(estimator, flagged, n_rows, contamination=None):
-    """A hint line when the flagged share is large beside the trimmed share, or None.
+    """A hint line, in a list, when the flagged share is large beside the trimmed
+    share; an empty list otherwise (so that a summary adds it as it is).
 
     Trimmed training leaves out each batch's worst-explained rows from the first
     steps on; a normal regime below that share can be left out for good and is then
     flagged wholesale (README, "Contaminated training data"). With
     ``contamination`` (``--contamination``) the flagged share is the user's choice."""
-    trim = getattr(estimator, "trim_fraction", 0.0)
+    trim = estimator.trim_fraction
     if contamination is not None or not trim or not n_rows or flagged / n_rows <= trim / 2:
-        return None
-    return (
+        return []
+    return [
         f"hint: {100.0 * flagged / n_rows:.1f}% of the rows are flagged, and training left each "
         f"batch's worst-explained {100.0 * trim:g}% out: a normal regime that rare may never have "
         "been learned; if the flagged rows look ordinary, try --trim-fraction 0"
-    )
+    ]
 
 
 class ChunkScores:

@@ -150,9 +150,7 @@ def _fit(data, model_out, training, params, reading, quiet, stream, buffer_rows,
         + f" (streamed: {info['n_units']} piece(s), at most {info['peak_buffer_rows']} rows buffered{how})",
         threshold_line(estimator, int(flags.sum()), len(flags)) + f" of a uniform sample of {len(flags)} rows",
     ]
-    hint = trim_hint(estimator, int(flags.sum()), len(flags), training.contamination)
-    if hint is not None:
-        lines.append(hint)
+    lines += trim_hint(estimator, int(flags.sum()), len(flags), training.contamination)
     if label is not None:
         lines.append(label_report(found["labels"], -fitted.scores, flags) + " (on the sample)")
     lines.append(f"wrote {model_out}")

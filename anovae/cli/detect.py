@@ -125,8 +125,7 @@ def detect(ctx, data, output, training, reading, model_out, model_path, top, qui
     lines.insert(0, features_line(estimator, len(frame)))
     lines.append(threshold_line(estimator, int(flags.sum()), len(frame)))
     if trained_here:
-        hint = trim_hint(estimator, int(flags.sum()), len(frame), training.contamination)
-        lines.extend([hint] if hint is not None else [])
+        lines += trim_hint(estimator, int(flags.sum()), len(frame), training.contamination)
     if labels is not None:
         lines.append(label_report(labels, scores, flags))
     for path in (output, model_out):

@@ -120,9 +120,7 @@ def fit(data, model_out, training, reading, quiet, force, streaming, memory_budg
         training_line(estimator, seconds),
         threshold_line(estimator, int(flags.sum()), len(frame)),
     ]
-    hint = trim_hint(estimator, int(flags.sum()), len(frame), training.contamination)
-    if hint is not None:
-        lines.append(hint)
+    lines += trim_hint(estimator, int(flags.sum()), len(frame), training.contamination)
     if labels is not None:
         lines.append(label_report(labels, scores, flags))
     lines.append(f"wrote {model_out}")
