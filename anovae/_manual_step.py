@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from ._likelihoods import _LOG_2PI, LOG_VAR_GAIN, TabularLikelihood
 from ._networks import _MAX_LOG_VAR, _MIN_LOG_VAR, VAEModule
-from ._objectives import rows_kept
+from ._objectives import kept_rows
 
 __all__ = ["manual_step"]
 
@@ -191,9 +191,9 @@ class _Step:
         per_row = (kl if self.beta == 1 else self.beta * kl) - recon
         n = len(per_row)
         if self.trim_fraction > 0:
-            keep = rows_kept(n, self.trim_fraction)
-            kept, rows = torch.topk(per_row, keep, largest=False, sorted=False)
-            loss = kept.mean()
+            rows = kept_rows(per_row, batch.cat, self.trim_fraction)
+            keep = len(rows)
+            loss = per_row[rows].mean()
             weight = per_row.new_zeros(n, 1).index_fill_(0, rows, 1.0 / keep)
         else:
             loss = per_row.mean()

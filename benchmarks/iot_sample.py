@@ -8,6 +8,40 @@ IsolationForest on the same file (numeric columns, ``device_type`` one-hot, miss
 cells filled with the column median). AUROC is reported overall and for each of the
 five kinds (that kind's rows against the normal rows).
 
+Kept: trimming within the groups of rows that share their categorical values
+(``kept_rows`` in ``anovae/_objectives.py``; here the groups are the four device
+types). Why: the trimmed training left the standby smart plugs (13% of the rows, a
+normal regime) out from the first steps on some model seeds and not others, which
+put type_mimicry behind IsolationForest on the 20,000-row sample of seed 0 and
+spread the bundled sample's AUROC over model seeds. The rule, written before the
+runs (after one look at the bundled sample, model seeds 0-3: 0.980 / 0.948 /
+0.976 / 0.874): on samples never reported, 4,000 rows of seeds 4-7 and 20,000 rows
+of seeds 5-7, each with model seeds 0 and 1 (``VAE(random_state=...)``, as
+``--seed``), keep it if the (run, kind) cells behind IsolationForest are fewer
+than the defaults', the mean AUROC of neither size falls by more than 0.005, the
+ODDS figures are unchanged (they have no categorical column) and the tests pass.
+
+| | 4,000 rows: mean AUROC, cells behind | 20,000 rows: mean AUROC, cells behind |
+|---|---|---|
+| trimming the batch as one group (before) | 0.9514, 4 of 40 | 0.9455, 3 of 30 |
+| **trimming within groups** | **0.9638**, 1 of 40 | **0.9758**, 1 of 30 |
+
+Per run (AUROC, before -> after): 4,000 rows, seeds 4-7 x model 0 / 1: 0.969 ->
+0.967, 0.950 -> 0.925, 0.960 -> 0.984, 0.954 -> 0.964, 0.936 -> 0.931, 0.931 ->
+0.980, 0.975 -> 0.984, 0.936 -> 0.975; 20,000 rows, seeds 5-7: 0.866 -> 0.993,
+0.960 -> 0.979, 0.984 -> 0.983, 0.941 -> 0.933, 0.982 -> 0.988, 0.940 -> 0.979.
+Kept; the ODDS sets' chosen-on figure was 0.8363 / 0.534 before and after. The
+reported samples, after: seeds 0-3 of 4,000 rows 0.980 / 0.984 / 0.966 / 0.971
+(before 0.972 / 0.955 / 0.936 / 0.959), every cell ahead; 20,000 rows 0.986 /
+0.988 / 0.989 / 0.982 (before 0.925 / 0.969 / 0.964 / 0.960), every cell ahead
+(before, type_mimicry on seed 0 was behind). The bundled sample with model seeds
+0-7: 0.980 / 0.948 / 0.976 / 0.874 / 0.982 / 0.921 / 0.988 / 0.986, mean 0.957,
+no cell behind (before 0.972 / 0.931 / 0.963 / 0.939 / 0.988 / 0.979 / 0.980 /
+0.981, mean 0.967, two cells behind): the regime is learned on every seed, and
+broken_physics and sensor_drift spread wider (0.679 and 0.772 on model seed 3).
+Fitting costs about 16% more on a table with a categorical column (the bundled
+sample 2.11 -> 2.45 s, 20,000 rows 3.0 -> 3.5 s; 2-core machine).
+
 Run from the repository root::
 
     python benchmarks/iot_sample.py                    # seeds 0-3, 4,000 rows
