@@ -256,7 +256,7 @@ def _row_keys(cat):
     """One integer per row, equal for rows whose codes are equal in every column.
 
     ``torch.unique(cat, dim=0)`` would do, at thirty times the cost of a unique
-    over one column (a fifth of a small network's training step); the key is built
+    over one column (a third to a half of a small network's training step); the key is built
     a column at a time, made dense after each so it cannot overflow.
     """
     key = cat[:, 0]

@@ -88,9 +88,9 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         columns) are trimmed within their group: each group of the minibatch
         loses its own worst share, and groups too small to lose a whole row
         (fewer than ``1 / trim_fraction`` rows) are pooled. A group the model
-        explains worse than the rest, such as a device type on standby, is then
-        learned instead of being left out from the first steps and flagged
-        wholesale (README, "Contaminated training data"). Tables without
+        explains worse than the rest at first (a device type with a standby mode)
+        is then learned instead of being left out from the first steps and
+        flagged wholesale (README, "Contaminated training data"). Tables without
         categorical columns are trimmed as one group, as before.
     input_masking : float in [0, 1), default=0.0
         Share of the cells hidden from the encoder at each training step (drawn
