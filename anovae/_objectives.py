@@ -225,31 +225,39 @@ def kept_rows(per_row, cat, trim_fraction):
     """Indices of the rows a trimmed loss averages, given each row's loss ``per_row``
     and its categorical codes ``cat`` (n, n_categorical).
 
-    Without categorical columns: the :func:`rows_kept` rows of lowest loss. With
-    them, rows that share all their categorical values form a group and each group
-    keeps its own best :func:`rows_kept` share, so that a group the model explains
-    worse than the rest (a device type whose readings vary more, a regime unlike
-    the bulk when training starts) is trimmed like the others instead of being left
-    out of training wholesale and then scored anomalous en bloc. Groups with fewer
-    rows in the batch than ``1 / trim_fraction``, too small to lose a whole row of
-    their own, are pooled and trimmed together (so a rare category is still
-    trimmed, and a column of near-unique values falls back to the plain rule). A
-    missing value counts as a value of its own.
+    The plain rule keeps the :func:`rows_kept` rows of lowest loss. With
+    categorical columns, rows that share all their categorical values form a
+    group, and a group holding more than ``trim_fraction`` of the batch loses at
+    most its own trimmed share (what the plain rule would take from it alone); the
+    rest of the batch's trimming goes, worst first, to the rows of other groups.
+    Anomalies are presumed to be at most ``trim_fraction`` of the rows, so such a
+    group cannot be all anomalies: trimming beyond its share would cut into its
+    normal variety. A regime that the model explains badly at first (the smart
+    plugs on standby in a fleet, most of their group) is then trained on and
+    learned instead of being left out wholesale and scored anomalous en bloc,
+    while a small group (attacks that share a protocol, service and flag; a rare
+    fault code) is trimmed as freely as before. A missing value counts as a value
+    of its own.
     """
     n = per_row.shape[0]
+    keep = rows_kept(n, trim_fraction)
     if cat.shape[1] == 0:
-        return torch.topk(per_row, rows_kept(n, trim_fraction), largest=False, sorted=False).indices
+        return torch.topk(per_row, keep, largest=False, sorted=False).indices
     _, group, counts = torch.unique(_row_keys(cat), return_inverse=True, return_counts=True)
-    pooled = len(counts)
-    group = torch.where(counts[group] < math.ceil(1.0 / trim_fraction - 1e-9), pooled, group)
-    counts = torch.bincount(group, minlength=pooled + 1)
-    keep = torch.round(counts.double() * (1.0 - trim_fraction)).clamp_(min=1).long()
-    # Rows in order of (group, loss): argsort by loss, then a stable one by group.
-    by_loss = torch.argsort(per_row)
-    order = by_loss[torch.argsort(group[by_loss], stable=True)]
-    ordered_group = group[order]
-    rank = torch.arange(n, device=per_row.device) - (torch.cumsum(counts, 0) - counts)[ordered_group]
-    return order[rank < keep[ordered_group]]
+    caps = counts - torch.round(counts.double() * (1.0 - trim_fraction)).clamp_(min=1).long()
+    caps = torch.where(counts > trim_fraction * n, caps, counts)
+    # Worst first: a row may go while its group has trimmed fewer than its cap
+    # (greedy is optimal under per-group caps), until the batch's budget is spent.
+    # A row's rank in its group comes from a stable sort by group of the rows in
+    # order of loss (a one-hot count would cost n x groups for an ID-like column).
+    worst = torch.argsort(per_row, descending=True)
+    by_group = worst[torch.argsort(group[worst], stable=True)]
+    rank = torch.empty_like(group)
+    rank[by_group] = torch.arange(n, device=group.device) - (torch.cumsum(counts, 0) - counts)[group[by_group]]
+    ordered = group[worst]
+    eligible = rank[worst] < caps[ordered]
+    trimmed = eligible & (torch.cumsum(eligible, 0) <= n - keep)
+    return worst[~trimmed]
 
 
 def _row_keys(cat):

@@ -84,14 +84,15 @@ class VAE(ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin, BaseV
         defaults are chosen on, 0.2 gave mean AUROC 0.819 against 0.794 untrimmed
         and 0.808 at 0.3 (``benchmarks/odds.py --group chosen-on``); trimming
         from the first step beat a warm-up of untrimmed steps (0.800).
-        Rows that share all their categorical values (string or categorical
-        columns) are trimmed within their group: each group of the minibatch
-        loses its own worst share, and groups too small to lose a whole row
-        (fewer than ``1 / trim_fraction`` rows) are pooled. A group the model
-        explains worse than the rest at first (a device type with a standby mode)
-        is then learned instead of being left out from the first steps and
-        flagged wholesale (README, "Contaminated training data"). Tables without
-        categorical columns are trimmed as one group, as before.
+        With categorical (string) columns, rows that share all their values
+        form a group, and a group holding more than ``trim_fraction`` of a
+        minibatch, which cannot be all anomalies, loses at most its own trimmed
+        share; the rest of the trimming goes to the other rows, worst first. A
+        regime the model explains badly at first inside such a group (a device
+        type's standby mode) is then learned instead of being left out from the
+        first steps and flagged wholesale, while a small group (attacks sharing
+        a protocol and service) is trimmed as freely as before (README,
+        "Contaminated training data"; ``benchmarks/iot_sample.py``).
     input_masking : float in [0, 1), default=0.0
         Share of the cells hidden from the encoder at each training step (drawn
         anew per step; the likelihood still scores every observed cell), so that

@@ -8,39 +8,51 @@ IsolationForest on the same file (numeric columns, ``device_type`` one-hot, miss
 cells filled with the column median). AUROC is reported overall and for each of the
 five kinds (that kind's rows against the normal rows).
 
-Kept: trimming within the groups of rows that share their categorical values
-(``kept_rows`` in ``anovae/_objectives.py``; here the groups are the four device
-types). Why: the trimmed training left the standby smart plugs (13% of the rows, a
-normal regime) out from the first steps on some model seeds and not others, which
-put type_mimicry behind IsolationForest on the 20,000-row sample of seed 0 and
-spread the bundled sample's AUROC over model seeds. The rule, written before the
-runs (after one look at the bundled sample, model seeds 0-3: 0.980 / 0.948 /
-0.976 / 0.874): on samples never reported, 4,000 rows of seeds 4-7 and 20,000 rows
-of seeds 5-7, each with model seeds 0 and 1 (``VAE(random_state=...)``, as
-``--seed``), keep it if the (run, kind) cells behind IsolationForest are fewer
-than the defaults', the mean AUROC of neither size falls by more than 0.005, the
-ODDS figures are unchanged (they have no categorical column) and the tests pass.
+Kept: a cap on what trimming takes from a large group of rows that share their
+categorical values (``kept_rows`` in ``anovae/_objectives.py``; here the groups
+are the four device types). A group holding more than ``trim_fraction`` of a
+minibatch loses at most its own trimmed share, the rest of the trimming going to
+the other rows, worst first. Why: the trimmed training left the standby smart
+plugs (13% of the rows, 42% of the plugs: a normal regime) out from the first
+steps on some model seeds and not others, which put type_mimicry behind
+IsolationForest on the 20,000-row sample of seed 0 and spread the bundled
+sample's AUROC over model seeds.
 
-| | 4,000 rows: mean AUROC, cells behind | 20,000 rows: mean AUROC, cells behind |
-|---|---|---|
-| trimming the batch as one group (before) | 0.9514, 4 of 40 | 0.9455, 3 of 30 |
-| **trimming within groups** | **0.9638**, 1 of 40 | **0.9758**, 1 of 30 |
+How it was chosen, in three rounds, each rule written before its runs, on samples
+never reported (4,000 rows of seeds 4-7 and 20,000 rows of seeds 5-7, each with
+model seeds 0 and 1, ``VAE(random_state=...)`` as ``--seed``). Round one, the
+rule: fewer (run, kind) cells behind IsolationForest than the plain trimming, the
+mean AUROC of neither size down by more than 0.005, the ODDS figures unchanged
+(they have no categorical column), the tests passing. It was met first by
+trimming every group on its own (groups of fewer than ``1 / trim_fraction`` rows
+pooled; written after one look at the bundled sample with model seeds 0-3: 0.980
+/ 0.948 / 0.976 / 0.874), which was committed. A check afterwards on data with
+several text columns (a VAE trained on NSL-KDD's KDDTrain+ normal rows plus 5%
+attacks, AUROC on KDDTest+, seeds 0 and 1; used here for choosing, never
+reported as a result) found that it learned attacks that share a protocol,
+service and flag: 0.9273 / 0.9231 against 0.9486 / 0.9459. Rounds two and three
+added that check to the rule (among the variants passing round one's clauses,
+the highest NSL-KDD mean): pooling every group smaller than the trimmed share
+(0.9393 / 0.9329), then the cap (0.9486 / 0.9459, the plain rule's figures: the
+cap never binds there).
 
-Per run (AUROC, before -> after): 4,000 rows, seeds 4-7 x model 0 / 1: 0.969 ->
-0.967, 0.950 -> 0.925, 0.960 -> 0.984, 0.954 -> 0.964, 0.936 -> 0.931, 0.931 ->
-0.980, 0.975 -> 0.984, 0.936 -> 0.975; 20,000 rows, seeds 5-7: 0.866 -> 0.993,
-0.960 -> 0.979, 0.984 -> 0.983, 0.941 -> 0.933, 0.982 -> 0.988, 0.940 -> 0.979.
-Kept; the ODDS sets' chosen-on figure was 0.8363 / 0.534 before and after. The
-reported samples, after: seeds 0-3 of 4,000 rows 0.980 / 0.984 / 0.966 / 0.971
-(before 0.972 / 0.955 / 0.936 / 0.959), every cell ahead; 20,000 rows 0.986 /
-0.988 / 0.989 / 0.982 (before 0.925 / 0.969 / 0.964 / 0.960), every cell ahead
-(before, type_mimicry on seed 0 was behind). The bundled sample with model seeds
-0-7: 0.980 / 0.948 / 0.976 / 0.874 / 0.982 / 0.921 / 0.988 / 0.986, mean 0.957,
-no cell behind (before 0.972 / 0.931 / 0.963 / 0.939 / 0.988 / 0.979 / 0.980 /
-0.981, mean 0.967, two cells behind): the regime is learned on every seed, and
-broken_physics and sensor_drift spread wider (0.679 and 0.772 on model seed 3).
-Fitting costs about 16% more on a table with a categorical column (the bundled
-sample 2.11 -> 2.45 s, 20,000 rows 3.0 -> 3.5 s; 2-core machine).
+| trimming | 4,000 rows: mean AUROC, cells behind | 20,000 rows: mean AUROC, cells behind | NSL-KDD 5% |
+|---|---|---|---|
+| the batch as one group (before) | 0.9514, 4 of 40 | 0.9455, 3 of 30 | 0.9473 |
+| every group on its own | 0.9638, 1 of 40 | 0.9758, 1 of 30 | 0.9252 |
+| groups below the trimmed share pooled | 0.9680, 0 of 40 | 0.9753, 1 of 30 | 0.9361 |
+| **a cap on large groups (kept)** | **0.9634**, 1 of 40 | **0.9737**, 1 of 30 | **0.9473** |
+
+Reported after the decision: seeds 0-3 of 4,000 rows 0.979 / 0.976 / 0.945 /
+0.973 (before 0.972 / 0.955 / 0.936 / 0.959), every cell ahead; 20,000 rows 0.988
+/ 0.989 / 0.986 / 0.963 (before 0.925 / 0.969 / 0.964 / 0.960), every cell ahead
+(before, type_mimicry on seed 0 was behind); the bundled sample with model seeds
+0-7: 0.979 / 0.949 / 0.977 / 0.977 / 0.974 / 0.982 / 0.981 / 0.976, mean 0.974, no
+cell behind (before 0.972 / 0.931 / 0.963 / 0.939 / 0.988 / 0.979 / 0.980 /
+0.981, mean 0.967, two cells behind); NSL-KDD with 1% and 10% attacks (seed 2):
+0.9503 and 0.9487, as before. The ODDS chosen-on figure stayed 0.8363 / 0.534.
+Fitting costs about a fifth more on a table with a categorical column (the
+bundled sample 2.11 -> 2.5 s, 20,000 rows 3.0 -> 3.5 s; 2-core machine).
 
 Run from the repository root::
 

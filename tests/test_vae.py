@@ -282,47 +282,57 @@ def test_trimmed_elbo_leaves_out_the_worst_rows_of_a_batch(fitted):
     assert float(recon_half) == pytest.approx(float(recon))  # the logged terms cover every row
 
 
-def test_rows_sharing_their_categories_are_trimmed_within_their_group():
+def test_a_large_category_loses_at_most_its_own_trimmed_share():
     from anovae._objectives import kept_rows
 
-    # Ten rows of category 0 explained far better than ten of category 1, and five
-    # rows in groups too small to lose a row of their own (3 of category 2, 2 with
-    # the category missing), which are pooled.
-    loss = torch.cat([torch.arange(10.0), 100 + torch.arange(10.0), torch.tensor([50.0, 51, 52, 53, 54])])
-    cat = torch.tensor([0] * 10 + [1] * 10 + [2, -1, 2, -1, 2]).unsqueeze(1)
-    kept = set(kept_rows(loss, cat, 0.2).tolist())
-    # Each group keeps its best 80%; a plain trim of 20% would drop only category 1's rows.
-    assert kept == set(range(8)) | set(range(10, 18)) | {20, 21, 22, 23}
-    # Rows differing in any categorical column are in different groups.
-    two = torch.stack([torch.tensor([0] * 10 + [1] * 10), torch.tensor([0] * 20)], dim=1)
-    assert set(kept_rows(loss[:20], two, 0.2).tolist()) == set(range(8)) | set(range(10, 18))
+    # 20 rows of category 0 explained far worse than 20 of category 1: the plain
+    # rule would trim 8 rows of category 0; as it holds more than the trimmed
+    # share of the batch, it loses only its own share (4), and the rest of the
+    # budget goes to category 1's worst rows.
+    loss = torch.cat([100 + torch.arange(20.0), torch.arange(20.0)])
+    cat = torch.tensor([0] * 20 + [1] * 20).unsqueeze(1)
+    assert set(kept_rows(loss, cat, 0.2).tolist()) == set(range(16)) | set(range(20, 36))
+    # A category of at most the trimmed share may be all anomalies: trimmed freely.
+    loss = torch.cat([100 + torch.arange(4.0), torch.arange(36.0)])
+    cat = torch.tensor([2] * 4 + [1] * 36).unsqueeze(1)
+    assert set(kept_rows(loss, cat, 0.2).tolist()) == set(range(4, 36))
+    # Rows differing in any column, or with a value missing (-1), are apart.
+    two = torch.stack([torch.tensor([0] * 20 + [1] * 20), torch.zeros(40, dtype=torch.long)], dim=1)
+    assert set(kept_rows(torch.cat([100 + torch.arange(20.0), torch.arange(20.0)]), two, 0.2).tolist()) == (
+        set(range(16)) | set(range(20, 36))
+    )
+    missing = torch.tensor([-1] * 20 + [0] * 20).unsqueeze(1)
+    assert len(set(range(20)) & set(kept_rows(torch.cat([100 + torch.arange(20.0), torch.arange(20.0)]),
+                                               missing, 0.2).tolist())) == 16
     # Without categorical columns: the plain rule, the rows of lowest loss.
-    plain = kept_rows(loss, torch.empty(25, 0, dtype=torch.long), 0.2)
-    assert set(plain.tolist()) == set(torch.argsort(loss)[:20].tolist())
+    plain = kept_rows(loss, torch.empty(40, 0, dtype=torch.long), 0.2)
+    assert set(plain.tolist()) == set(torch.argsort(loss)[:32].tolist())
 
 
-def regime_frame(n=3000, share=0.12, seed=0):
-    """Rows of kind "a", and a share of kind "b" in another place (x1 and x2 moved
-    by 4) with another relation (x3 follows -x1 instead of x1): a normal regime."""
+def regime_frame(n=3000, seed=0):
+    """Rows of kind "plug" (40%) and "other"; about 35% of the plugs are on
+    standby, in another place (x1 and x2 moved by 4) with another relation (x3
+    follows -x1): a normal regime of 14% of the rows, inside a large category."""
     rng = np.random.default_rng(seed)
-    b = rng.random(n) < share
+    plug = rng.random(n) < 0.4
+    standby = plug & (rng.random(n) < 0.35)
     x1 = rng.normal(size=n)
     x2 = x1 + 0.3 * rng.normal(size=n)
-    x3 = np.where(b, -x1, x1) + 0.3 * rng.normal(size=n)
-    frame = pd.DataFrame({"kind": np.where(b, "b", "a"), "x1": x1 + 4 * b, "x2": x2 + 4 * b, "x3": x3,
-                          "x4": rng.normal(size=n)})
-    return frame, b
+    x3 = np.where(standby, -x1, x1) + 0.3 * rng.normal(size=n)
+    frame = pd.DataFrame({"kind": np.where(plug, "plug", "other"), "x1": x1 + 4 * standby,
+                          "x2": x2 + 4 * standby, "x3": x3, "x4": rng.normal(size=n)})
+    return frame, standby
 
 
-def test_a_regime_marked_by_a_category_is_learned_not_trimmed_away():
-    frame, b = regime_frame()
+def test_a_regime_inside_a_category_is_learned_not_trimmed_away():
+    frame, standby = regime_frame()
     flagged = VAE(random_state=0).fit(frame).predict(frame) == -1
-    # With the kind as a 0/1 number there is no group to trim within: the regime
-    # (12% of the rows, below the trimmed 20%) is left out and flagged wholesale.
-    as_number = frame.assign(kind=(frame["kind"] == "b").astype(float))
+    # With the kind as a 0/1 number there is no category to cap the trimming: the
+    # regime (14% of the rows, below the trimmed 20%) is left out and flagged.
+    as_number = frame.assign(kind=(frame["kind"] == "plug").astype(float))
     flagged_as_number = VAE(random_state=0).fit(as_number).predict(as_number) == -1
-    assert flagged_as_number[b].mean() > 0.9
-    assert flagged[b].mean() < 0.5
+    assert flagged_as_number[standby].mean() > 0.85
+    assert flagged[standby].mean() < 0.5
 
 
 @pytest.mark.parametrize("n, fraction, kept", [(10, 0.5, 5), (10, 0.0, 10), (3, 0.9, 1), (7, 0.2, 6)])

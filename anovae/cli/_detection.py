@@ -405,10 +405,9 @@ def trim_hint(estimator, flagged, n_rows, contamination=None):
     if contamination is not None or not trim or not n_rows or flagged / n_rows <= trim / 2:
         return []
     return [
-        f"hint: {100.0 * flagged / n_rows:.1f}% of the rows are flagged, and training left the "
-        f"worst-explained {100.0 * trim:g}% of each batch (of each group of text values) out: a "
-        "normal regime that rare may never have been learned; if the flagged rows look ordinary, "
-        "try --trim-fraction 0"
+        f"hint: {100.0 * flagged / n_rows:.1f}% of the rows are flagged, and training left each "
+        f"batch's worst-explained {100.0 * trim:g}% out: a normal regime that rare may never have "
+        "been learned; if the flagged rows look ordinary, try --trim-fraction 0"
     ]
 
 

@@ -147,9 +147,9 @@ _OPTIONS = [
         default=None,
         help="Share of each training batch's worst-explained rows left out of the "
         "gradient, so that anomalies in the training data are not learned (default: "
-        "VAE's trim_fraction, 0.2); rows sharing their text values are trimmed within "
-        "their group. 0 trains on every row: use it when a rare but normal regime (a "
-        "standby state, a night shift) that no text column marks is flagged wholesale.",
+        "VAE's trim_fraction, 0.2); a group of rows sharing their text values that holds "
+        "more than that share loses at most its own share. 0 trains on every row: use it "
+        "when a rare but normal regime (a standby state, a night shift) is flagged wholesale.",
     ),
     click.option(
         "--score-kl-weight",
