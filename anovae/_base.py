@@ -291,7 +291,7 @@ class BaseVAE(BaseEstimator):
                     per_row = per_row[kept_rows(per_row, val_data.cat, self.trim_fraction)]
                     value = float(per_row.mean())
                 else:
-                    # The sum in sorted order, as before grouped trimming existed: a
+                    # The sum in sorted order, as before the cap per category existed: a
                     # table without categories stops at the same step as it did.
                     value = float(per_row.sort().values[: rows_kept(len(per_row), self.trim_fraction)].mean())
             return value if average is None else average(value)

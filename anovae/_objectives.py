@@ -233,7 +233,7 @@ def kept_rows(per_row, cat, trim_fraction):
     Anomalies are presumed to be at most ``trim_fraction`` of the rows, so such a
     group cannot be all anomalies: trimming beyond its share would cut into its
     normal variety. A regime that the model explains badly at first (the smart
-    plugs on standby in a fleet, most of their group) is then trained on and
+    plugs on standby in a fleet, 42% of the plugs) is then trained on and
     learned instead of being left out wholesale and scored anomalous en bloc,
     while a small group (attacks that share a protocol, service and flag; a rare
     fault code) is trimmed as freely as before. A missing value counts as a value
@@ -280,7 +280,7 @@ def negative_elbo(module, batch, eps, beta=1.0, condition=None, trim_fraction=0.
     left out of the mean (a trimmed likelihood, as in least trimmed squares): rows
     the model explains worst are presumed anomalies, and a detector trained on
     contaminated data should not learn to reconstruct them. Rows sharing their
-    categorical values are trimmed within their group (:func:`kept_rows`).
+    categorical values are trimmed with a cap per large group (:func:`kept_rows`).
 
     ``encoder_batch``, when given, is what the encoder sees instead of ``batch`` (the
     same rows with some cells hidden, :func:`mask_inputs`); the likelihood is always
