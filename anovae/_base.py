@@ -23,7 +23,7 @@ from ._device import cpu_threads, resolve_device, training_threads
 from ._likelihoods import TabularLikelihood
 from ._missing_cells import fit_missing_offsets
 from ._networks import ACTIVATIONS, VAEModule
-from ._objectives import elbo_terms, kept_rows, rows_kept
+from ._objectives import elbo_terms, kept_rows
 from ._persistence import load_module_arrays, module_arrays
 from ._scoring import fixed_draws, to_batch
 from ._tabular import BERNOULLI, GAUSSIAN, TabularCodec
@@ -287,13 +287,10 @@ class BaseVAE(BaseEstimator):
             with torch.inference_mode():
                 cell, kl = elbo_terms(module, val_data, val_eps, conditions)
                 per_row = self.beta * kl - cell.sum(-1)
-                if self.trim_fraction > 0 and val_data.cat.shape[1]:
-                    per_row = per_row[kept_rows(per_row, val_data.cat, self.trim_fraction)]
-                    value = float(per_row.mean())
-                else:
-                    # The sum in sorted order, as before the cap per category existed: a
-                    # table without categories stops at the same step as it did.
-                    value = float(per_row.sort().values[: rows_kept(len(per_row), self.trim_fraction)].mean())
+                # Summed in sorted order, so that a table without categories (whose
+                # kept rows are the lowest losses) stops at the step it always did.
+                kept = per_row[kept_rows(per_row, val_data.cat, self.trim_fraction)]
+                value = float(kept.sort().values.mean())
             return value if average is None else average(value)
 
         return validation_loss

@@ -264,8 +264,8 @@ def _row_keys(cat):
     """One integer per row, equal for rows whose codes are equal in every column.
 
     ``torch.unique(cat, dim=0)`` would do, at thirty times the cost of a unique
-    over one column (a third to a half of a small network's training step); the key is built
-    a column at a time, made dense after each so it cannot overflow.
+    over one column (a third to a half of a small network's training step); the
+    key is built a column at a time, made dense after each so it cannot overflow.
     """
     key = cat[:, 0]
     for j in range(1, cat.shape[1]):
