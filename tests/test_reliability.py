@@ -378,6 +378,78 @@ def test_ctrl_c_during_start_up_prints_one_line(tmp_path):
             assert process.returncode in (130, -signal.SIGINT), (process.returncode, stderr)
 
 
+LOST_SIGNALS = pytest.mark.parametrize(
+    "signum, code, line",
+    [
+        (signal.SIGINT, 130, "anovae: interrupted (Ctrl-C); no output written"),
+        (signal.SIGTERM, 143, "anovae: terminated (SIGTERM); no output written"),
+    ],
+)
+
+
+def _run_command_script(tmp_path, body):
+    """Run a ``wait`` command with ``body`` in a fresh interpreter, as ``anovae wait``."""
+    script = "import signal, sys, time\nfrom anovae.cli import cli, main\n" + textwrap.dedent(body)
+    script += "\nsys.exit(main())\n"
+    env = dict(os.environ)
+    env.pop("ANOVAE_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-c", script, "wait"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+@LOST_SIGNALS
+def test_signal_that_lands_in_a_callback_still_ends_the_command(tmp_path, signum, code, line):
+    # A signal handled inside a __del__ or a weakref callback (importlib runs one when
+    # a module lock goes) raises where Python can only print "Exception ignored" and
+    # carry on: CI once saw that traceback. The signal must end the command anyway,
+    # in one line. Here the signal is raised from inside a __del__, so it lands there.
+    process = _run_command_script(
+        tmp_path,
+        f"""
+        class Dropped:
+            def __del__(self):
+                signal.raise_signal({int(signum)})
+
+        @cli.command("wait")
+        def wait():
+            Dropped()
+            time.sleep(30)
+            print("not interrupted")
+        """,
+    )
+    assert process.stderr.strip() == line, process.stderr
+    assert process.stdout == ""
+    assert process.returncode == code
+
+
+@LOST_SIGNALS
+def test_signal_during_an_import_ends_the_command_after_it(tmp_path, signum, code, line):
+    # An exception raised inside an import can abort the process (torch imports
+    # Python code from C++, and std::terminate is all it can do with one), so a
+    # signal waits for the import to finish; then it ends the command as usual.
+    (tmp_path / "slow_module.py").write_text(
+        f"import pathlib, signal\nsignal.raise_signal({int(signum)})\n"
+        "total = sum(range(100_000))\npathlib.Path('imported').write_text('whole')\n"
+    )
+    process = _run_command_script(
+        tmp_path,
+        """
+        sys.path.insert(0, ".")
+
+        @cli.command("wait")
+        def wait():
+            import slow_module
+            time.sleep(30)
+            print("not interrupted")
+        """,
+    )
+    assert process.stderr.strip() == line, process.stderr
+    assert process.stdout == ""
+    assert process.returncode == code
+    assert (tmp_path / "imported").read_text() == "whole"
+
+
 def replace_train(monkeypatch, function):
     """Make ``anovae detect`` train with ``function``, wherever it looks ``train`` up."""
     import anovae.cli.detect as detect_module

@@ -10,17 +10,21 @@ Exit codes
 130  interrupted (Ctrl-C, SIGINT); 129 hung up (SIGHUP); 143 terminated (SIGTERM):
    128 + the signal's number, as a shell reports a process killed by it. Temporary
    output files are removed first (signals become an exception that unwinds
-   through every ``atomic_path`` block), and one line says what happened.
+   through every ``atomic_path`` block), and one line says what happened. A signal
+   that arrives while a module imports, or inside a callback where Python cannot
+   raise (a ``__del__``), is held until that is over, then ends the command the same way.
 
 Commands need no ``try``/``except`` of their own: the root group runs each one inside
 :func:`error_boundary`, plugin commands included. ``--debug`` (or ``ANOVAE_DEBUG=1``)
 lets the original exception through, with its traceback.
 """
 
+import _thread
 import contextlib
 import os
 import signal
 import sys
+import threading
 import warnings
 
 import click
@@ -49,13 +53,81 @@ class Signalled(BaseException):
 # boundary still reports the signal, not the consequence.
 _received = None
 
+# Set once the interruption has been reported: a signal that arrives after that (or
+# one delivered again, see _deliver_again) must not raise a second time on the way
+# out and print a second line. The lock orders it against _deliver_again's thread.
+_reported = False
+_report_lock = threading.Lock()
+
+# True while _quiet_lost_signal runs: a signal handled inside the hook would be lost
+# (and printed) just like the one it is delivering again.
+_in_unraisable_hook = False
+
 
 def _raise_signalled(signum, frame):
     global _received
+    if _reported:
+        return
     _received = signum
+    if _in_unraisable_hook or _importing(frame):
+        _deliver_again(signum)
+        return
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise Signalled(signum)
+
+
+def _importing(frame):
+    """Whether the signal arrived while a module was being imported.
+
+    Raising there is unsafe: importlib's own callbacks lose the exception, and an
+    extension that imports Python code from C++ (torch) aborts the whole process on
+    it. The signal is handled again a moment later, once the import is over.
+    """
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+# A delivery is on its way: signals lost meanwhile join it rather than raise twice
+# (a second raise could land in the clean-up the first one started).
+_delivery_pending = False
+
+
+def _deliver_again(signum, delay=0.05):
+    """Have the signal handled again, shortly, by the main thread.
+
+    From a thread, so that it lands after the callback that lost it has returned; as
+    a real signal where there are such, so that it wakes a main thread that waits
+    (a sleep, a read) as the first one did.
+    """
+    global _delivery_pending
+    if _delivery_pending:
+        return
+    _delivery_pending = True
+
+    def deliver():
+        global _delivery_pending
+        with _report_lock:
+            _delivery_pending = False
+            if _reported:
+                pass
+            elif hasattr(signal, "pthread_kill"):
+                signal.pthread_kill(threading.main_thread().ident, signum)
+            else:
+                _thread.interrupt_main(signum)
+
+    timer = threading.Timer(delay, deliver)
+    timer.daemon = True
+    timer.start()
+
+
+def _mark_reported():
+    global _reported
+    with _report_lock:
+        _reported = True
 
 
 @contextlib.contextmanager
@@ -66,8 +138,9 @@ def signals_as_exceptions():
     A signal the user's shell ignores (``nohup``) stays ignored. Handlers can only
     be set from the main thread; elsewhere this does nothing.
     """
-    global _received
+    global _received, _reported
     _received = None
+    _reported = False
     previous = {}
     try:
         for name in _SIGNALS:
@@ -146,6 +219,7 @@ def error_boundary(debug=False):
             if debug:
                 raise
             # Any temporary output is already gone: atomic_path cleans up on the way.
+            _mark_reported()
             line, code = _interrupted_line(exc)
             click.echo(line, err=True)
             raise click.exceptions.Exit(code) from None
@@ -160,6 +234,7 @@ def error_boundary(debug=False):
                 raise
             if _received is not None:
                 # The signal was turned into another error on its way (see _received).
+                _mark_reported()
                 line, code = _interrupted_line(Signalled(_received))
                 click.echo(line, err=True)
                 raise click.exceptions.Exit(code) from None
@@ -186,6 +261,7 @@ class BoundaryGroup(click.Group):
                 # standalone_mode=False use): still one line, no traceback.
                 if not kwargs.get("standalone_mode", True):
                     raise
+                _mark_reported()
                 line, code = _interrupted_line(exc)
                 click.echo(line, err=True)
                 sys.exit(code)
@@ -208,5 +284,36 @@ def _one_line_keyboard_interrupt(previous):
     return hook
 
 
+def _quiet_lost_signal(previous):
+    """An unraisablehook for a signal that landed in a callback, and was lost there.
+
+    A signal is handled between two steps of whatever Python code runs, a weakref's
+    callback or a ``__del__`` included (importlib runs one when a module lock goes).
+    An exception raised there cannot propagate: Python prints "Exception ignored
+    in ..." with a traceback and goes on as if the signal never came. The command
+    line says nothing of it and has the signal handled again once the callback is
+    over, so it ends the command like any other.
+    """
+
+    def hook(unraisable):
+        global _in_unraisable_hook
+        _in_unraisable_hook = True
+        try:
+            kind = unraisable.exc_type
+            lost_signal = kind is not None and issubclass(kind, (KeyboardInterrupt, Signalled))
+            if not lost_signal or os.environ.get("ANOVAE_DEBUG"):
+                previous(unraisable)
+            if lost_signal:
+                _deliver_again(getattr(unraisable.exc_value, "signum", signal.SIGINT))
+        finally:
+            # A plain store, the hook's last step: no signal is handled after it
+            # inside the hook.
+            _in_unraisable_hook = False
+
+    return hook
+
+
 if sys.excepthook is sys.__excepthook__:
     sys.excepthook = _one_line_keyboard_interrupt(sys.excepthook)
+if sys.unraisablehook is sys.__unraisablehook__:
+    sys.unraisablehook = _quiet_lost_signal(sys.unraisablehook)
