@@ -350,6 +350,14 @@ def test_sigterm_during_training_leaves_no_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv"]
 
 
+def _default_signal_handlers():
+    # A shell's background job (and CI's runner, maybe) starts with SIGINT ignored,
+    # which the command line rightly keeps: the child gets the handlers a terminal
+    # session has, so that these tests test something wherever they run.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_start_up_prints_one_line(tmp_path):
     # Wherever the interrupt lands (the command line's imports, option parsing, the
     # command), one line. Counted from the moment the command line's import begins:
@@ -367,6 +375,7 @@ def test_ctrl_c_during_start_up_prints_one_line(tmp_path):
         process = subprocess.Popen(
             [sys.executable, "-c", code, "detect", "absent.csv"],
             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            preexec_fn=_default_signal_handlers,
         )
         assert process.stdout.readline() == "importing\n"
         time.sleep(delay)
@@ -394,7 +403,13 @@ def _run_command_script(tmp_path, body):
     env = dict(os.environ)
     env.pop("ANOVAE_DEBUG", None)
     return subprocess.run(
-        [sys.executable, "-c", script, "wait"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-c", script, "wait"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        preexec_fn=_default_signal_handlers,
     )
 
 
