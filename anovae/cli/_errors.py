@@ -59,17 +59,13 @@ _received = None
 _reported = False
 _report_lock = threading.Lock()
 
-# True while _quiet_lost_signal runs: a signal handled inside the hook would be lost
-# (and printed) just like the one it is delivering again.
-_in_unraisable_hook = False
-
 
 def _raise_signalled(signum, frame):
     global _received
     if _reported:
         return
     _received = signum
-    if _in_unraisable_hook or _importing(frame):
+    if _cannot_raise_at(frame):
         _deliver_again(signum)
         return
     if signum == signal.SIGINT:
@@ -77,15 +73,17 @@ def _raise_signalled(signum, frame):
     raise Signalled(signum)
 
 
-def _importing(frame):
-    """Whether the signal arrived while a module was being imported.
+def _cannot_raise_at(frame):
+    """Whether raising at ``frame`` would lose the exception, or worse.
 
-    Raising there is unsafe: importlib's own callbacks lose the exception, and an
-    extension that imports Python code from C++ (torch) aborts the whole process on
-    it. The signal is handled again a moment later, once the import is over.
+    Inside an import, importlib's own callbacks lose it, and an extension that
+    imports Python code from C++ (torch) aborts the whole process on it; inside
+    :func:`_quiet_lost_signal` it would be lost like the one the hook delivers
+    again. The signal is handled again a moment later, once that is over.
     """
     while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
+        code = frame.f_code
+        if code is _quiet_lost_signal.__code__ or code.co_filename.startswith("<frozen importlib"):
             return True
         frame = frame.f_back
     return False
@@ -113,8 +111,8 @@ def _deliver_again(signum, delay=0.05):
         with _report_lock:
             _delivery_pending = False
             if _reported:
-                pass
-            elif hasattr(signal, "pthread_kill"):
+                return
+            if hasattr(signal, "pthread_kill"):
                 signal.pthread_kill(threading.main_thread().ident, signum)
             else:
                 _thread.interrupt_main(signum)
@@ -284,36 +282,26 @@ def _one_line_keyboard_interrupt(previous):
     return hook
 
 
-def _quiet_lost_signal(previous):
-    """An unraisablehook for a signal that landed in a callback, and was lost there.
+def _quiet_lost_signal(unraisable):
+    """The unraisablehook, for a signal that landed in a callback and was lost there.
 
     A signal is handled between two steps of whatever Python code runs, a weakref's
     callback or a ``__del__`` included (importlib runs one when a module lock goes).
     An exception raised there cannot propagate: Python prints "Exception ignored
     in ..." with a traceback and goes on as if the signal never came. The command
     line says nothing of it and has the signal handled again once the callback is
-    over, so it ends the command like any other.
+    over, so it ends the command like any other. Anything else goes to Python's
+    own hook, as does everything with ``ANOVAE_DEBUG`` set.
     """
-
-    def hook(unraisable):
-        global _in_unraisable_hook
-        _in_unraisable_hook = True
-        try:
-            kind = unraisable.exc_type
-            lost_signal = kind is not None and issubclass(kind, (KeyboardInterrupt, Signalled))
-            if not lost_signal or os.environ.get("ANOVAE_DEBUG"):
-                previous(unraisable)
-            if lost_signal:
-                _deliver_again(getattr(unraisable.exc_value, "signum", signal.SIGINT))
-        finally:
-            # A plain store, the hook's last step: no signal is handled after it
-            # inside the hook.
-            _in_unraisable_hook = False
-
-    return hook
+    kind = unraisable.exc_type
+    lost_signal = kind is not None and issubclass(kind, (KeyboardInterrupt, Signalled))
+    if not lost_signal or os.environ.get("ANOVAE_DEBUG"):
+        sys.__unraisablehook__(unraisable)
+    if lost_signal:
+        _deliver_again(getattr(unraisable.exc_value, "signum", signal.SIGINT))
 
 
 if sys.excepthook is sys.__excepthook__:
     sys.excepthook = _one_line_keyboard_interrupt(sys.excepthook)
 if sys.unraisablehook is sys.__unraisablehook__:
-    sys.unraisablehook = _quiet_lost_signal(sys.unraisablehook)
+    sys.unraisablehook = _quiet_lost_signal
